@@ -1,0 +1,114 @@
+//! Command-line arguments. Every flag is also a config key (`--grpc-listen` ↔ `grpc_listen` ↔
+//! `PAKE_GRPC_LISTEN`); flags win over the environment, which wins over the config file.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pake_core::config::{LogFormat, LogOverrides, Overrides, ServiceRole, UpstreamOverrides};
+
+/// PAKE — a knowledge engine: notes with tags, links and confidence, search, and sign-in.
+#[derive(Debug, Parser)]
+#[command(name = "pake", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (also `PAKE_CONFIG`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run PAKE: all services in one process (default) or one service alone.
+    Serve(ServeArgs),
+}
+
+/// Which service(s) `pake serve` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ServeTarget {
+    /// Identity, knowledge and search on one port, on embedded defaults.
+    All,
+    /// The identity service alone.
+    Identity,
+    /// The knowledge service alone (needs --identity-url).
+    Knowledge,
+    /// The search service alone (needs --identity-url and --knowledge-url).
+    Search,
+}
+
+impl From<ServeTarget> for ServiceRole {
+    fn from(target: ServeTarget) -> Self {
+        match target {
+            ServeTarget::All => ServiceRole::All,
+            ServeTarget::Identity => ServiceRole::Identity,
+            ServeTarget::Knowledge => ServiceRole::Knowledge,
+            ServeTarget::Search => ServiceRole::Search,
+        }
+    }
+}
+
+/// `pake serve` flags.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// What to run.
+    #[arg(value_enum, default_value_t = ServeTarget::All)]
+    pub target: ServeTarget,
+    /// gRPC listen address, ip:port (default 127.0.0.1:50051; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub grpc_listen: Option<String>,
+    /// Data directory for the embedded SQLite file and signing key (default ./pake-data).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, sqlite:… or postgres://… (default: SQLite in the data dir).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// gRPC URL of the identity service when running another service alone.
+    #[arg(long, value_name = "URL")]
+    pub identity_url: Option<String>,
+    /// gRPC URL of the knowledge service when running search alone.
+    #[arg(long, value_name = "URL")]
+    pub knowledge_url: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+    /// Log filter, e.g. `info` or `pake_knowledge=debug,info`.
+    #[arg(long, value_name = "FILTER")]
+    pub log_filter: Option<String>,
+}
+
+/// `--log-format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable.
+    Pretty,
+    /// JSON lines.
+    Json,
+}
+
+impl ServeArgs {
+    /// The flag layer of the configuration.
+    pub fn overrides(&self) -> Overrides {
+        let log = (self.log_format.is_some() || self.log_filter.is_some()).then(|| LogOverrides {
+            format: self.log_format.map(|format| match format {
+                LogFormatArg::Pretty => LogFormat::Pretty,
+                LogFormatArg::Json => LogFormat::Json,
+            }),
+            filter: self.log_filter.clone(),
+        });
+        let upstream = (self.identity_url.is_some() || self.knowledge_url.is_some()).then(|| {
+            UpstreamOverrides {
+                identity: self.identity_url.clone(),
+                knowledge: self.knowledge_url.clone(),
+            }
+        });
+        Overrides {
+            grpc_listen: self.grpc_listen.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            log,
+            upstream,
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! Layered configuration: defaults → optional TOML file → `PAKE_*` environment → command-line flags.
+//!
+//! Keys are the same in every layer: `grpc_listen` in TOML is `PAKE_GRPC_LISTEN` in the
+//! environment and `--grpc-listen` on the command line; nested keys use `__` in the environment
+//! (`log.format` ↔ `PAKE_LOG__FORMAT`). Unknown keys are errors, so a typo is reported instead of
+//! silently ignored. [`Config::validate`] collects every problem at once and names the setting and
+//! where its value came from.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variable that names a TOML configuration file (same as `--config`).
+pub const CONFIG_FILE_ENV: &str = "PAKE_CONFIG";
+/// Prefix of every configuration environment variable.
+pub const ENV_PREFIX: &str = "PAKE_";
+/// Default gRPC listen address of the all-in-one server.
+pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:50051";
+
+/// Which services a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceRole {
+    /// Identity, knowledge and search in one process on one port.
+    All,
+    /// Only `pake.identity.v1.IdentityService`.
+    Identity,
+    /// Only `pake.knowledge.v1.KnowledgeService`.
+    Knowledge,
+    /// Only `pake.search.v1.SearchService`.
+    Search,
+}
+
+impl ServiceRole {
+    /// Lower-case name as used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceRole::All => "all",
+            ServiceRole::Identity => "identity",
+            ServiceRole::Knowledge => "knowledge",
+            ServiceRole::Search => "search",
+        }
+    }
+
+    /// Whether this process runs the given single service.
+    pub fn runs(self, service: ServiceRole) -> bool {
+        self == ServiceRole::All || self == service
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (the default on a laptop).
+    Pretty,
+    /// One JSON object per line (production).
+    Json,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info` or `pake_knowledge=debug,info`.
+    /// `RUST_LOG`, when set, wins.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Pretty,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Where the other services are when a process runs one service alone.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// gRPC URL of the identity service, e.g. `http://identity:50051`.
+    pub identity: Option<String>,
+    /// gRPC URL of the knowledge service, e.g. `http://knowledge:50051`.
+    pub knowledge: Option<String>,
+}
+
+/// Shutdown behaviour.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long in-flight calls may take to finish after SIGTERM before they are cut off.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            drain_timeout_secs: 20,
+        }
+    }
+}
+
+/// The whole configuration of a `pake` process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the gRPC server listens on (`host:port`; port 0 picks a free port).
+    pub grpc_listen: String,
+    /// Directory for the embedded defaults: the SQLite file and the generated signing key.
+    pub data_dir: PathBuf,
+    /// Database URL (`sqlite://…` or `postgres://…`); unset means `<data_dir>/pake.db`.
+    pub database_url: Option<SecretString>,
+    /// Logging.
+    pub log: LogConfig,
+    /// Other services' addresses when running one service alone.
+    pub upstream: UpstreamConfig,
+    /// Shutdown behaviour.
+    pub shutdown: ShutdownConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            grpc_listen: DEFAULT_GRPC_LISTEN.to_owned(),
+            data_dir: PathBuf::from("pake-data"),
+            database_url: None,
+            log: LogConfig::default(),
+            upstream: UpstreamConfig::default(),
+            shutdown: ShutdownConfig::default(),
+        }
+    }
+}
+
+/// Values given as command-line flags; `None` leaves the lower layers' value in place.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogOverrides>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamOverrides>,
+}
+
+/// Flag overrides of [`LogConfig`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LogOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+/// Flag overrides of [`UpstreamConfig`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct UpstreamOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knowledge: Option<String>,
+}
+
+/// A string that must never be printed: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretString(value.into())
+    }
+
+    /// The secret value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Configuration that could not be loaded or is invalid; the message lists every problem.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    /// One line per problem, each naming the setting.
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Loads the layers. `file` is `--config`; without it `PAKE_CONFIG` is consulted.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let figment = Self::figment(file, overrides)?;
+        let config: Config = figment.extract().map_err(|error| ConfigError {
+            problems: error.into_iter().map(|e| describe_figment_error(&e)).collect(),
+        })?;
+        config.validate(&figment)?;
+        Ok(config)
+    }
+
+    fn figment(file: Option<&Path>, overrides: &Overrides) -> Result<Figment, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let env_file = std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from);
+        if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
+            if !path.is_file() {
+                return Err(ConfigError {
+                    problems: vec![format!(
+                        "config file {}: not found (given by --config or {CONFIG_FILE_ENV})",
+                        path.display()
+                    )],
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env = Env::prefixed(ENV_PREFIX)
+            .ignore(&["config"])
+            .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+            .split("__");
+        Ok(figment
+            .merge(env)
+            .merge(Serialized::defaults(overrides.clone())))
+    }
+
+    /// Checks every setting and reports all problems, each naming the key and its source.
+    fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, message: String| {
+            let source = figment
+                .find_metadata(key)
+                .map(|metadata| format!(" (set by {})", metadata.name))
+                .unwrap_or_default();
+            problems.push(format!("{key}: {message}{source}"));
+        };
+        if let Err(message) = parse_listen_address(&self.grpc_listen) {
+            problem("grpc_listen", message);
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            problem("data_dir", "must not be empty".to_owned());
+        }
+        if let Some(url) = &self.database_url
+            && !(url.expose().starts_with("sqlite:") || url.expose().starts_with("postgres://")
+                || url.expose().starts_with("postgresql://"))
+        {
+            problem(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://".to_owned(),
+            );
+        }
+        for (key, value) in [
+            ("upstream.identity", &self.upstream.identity),
+            ("upstream.knowledge", &self.upstream.knowledge),
+        ] {
+            if let Some(url) = value
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                problem(
+                    key,
+                    format!("'{url}' is not a gRPC URL; expected http://host:port or https://host:port"),
+                );
+            }
+        }
+        if self.shutdown.drain_timeout_secs == 0 || self.shutdown.drain_timeout_secs > 3600 {
+            problem(
+                "shutdown.drain_timeout_secs",
+                format!("{} is out of range; expected 1..=3600", self.shutdown.drain_timeout_secs),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// Checks what running `role` alone needs: the addresses of the services it calls.
+    pub fn validate_for(&self, role: ServiceRole) -> Result<(), ConfigError> {
+        let needs: &[(&str, &Option<String>)] = match role {
+            ServiceRole::All | ServiceRole::Identity => &[],
+            ServiceRole::Knowledge => &[("upstream.identity", &self.upstream.identity)],
+            ServiceRole::Search => &[
+                ("upstream.identity", &self.upstream.identity),
+                ("upstream.knowledge", &self.upstream.knowledge),
+            ],
+        };
+        let problems: Vec<String> = needs
+            .iter()
+            .filter(|(_, value)| value.is_none())
+            .map(|(key, _)| {
+                let flag = key.replace("upstream.", "--").replace('_', "-") + "-url";
+                let env = format!("{ENV_PREFIX}{}", key.to_uppercase().replace('.', "__"));
+                format!(
+                    "{key}: required when running `{}` alone; set {flag}, {env} or `{key}` in the config file",
+                    role.as_str()
+                )
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// The gRPC listen address.
+    pub fn grpc_listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        parse_listen_address(&self.grpc_listen).map_err(|message| ConfigError {
+            problems: vec![format!("grpc_listen: {message}")],
+        })
+    }
+}
+
+fn parse_listen_address(value: &str) -> Result<SocketAddr, String> {
+    value.parse::<SocketAddr>().map_err(|_| {
+        format!("'{value}' is not a socket address; expected ip:port such as {DEFAULT_GRPC_LISTEN} (port 0 picks a free port)")
+    })
+}
+
+fn describe_figment_error(error: &figment::Error) -> String {
+    let key = if error.path.is_empty() {
+        "(top level)".to_owned()
+    } else {
+        error.path.join(".")
+    };
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|metadata| format!(" (set by {})", metadata.name))
+        .unwrap_or_default();
+    format!("{key}: {}{source}", error.kind)
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,17 @@
+//! `pake-core`: the pieces every PAKE service shares and none may copy.
+//!
+//! - [`config`]: layered configuration (defaults → TOML file → `PAKE_*` environment → flags),
+//!   validated at start with messages that name the setting to fix.
+//! - [`error`]: the one table from domain error kinds to gRPC codes and HTTP statuses, and the
+//!   conversion into `tonic::Status` with `google.rpc` details (internal text never leaves).
+//! - [`auth`]: roles, principals and the single allow-list of methods callable anonymously.
+//! - [`telemetry`]: logging initialisation (human or JSON).
+//!
+//! This crate depends on no other PAKE crate; services depend on it, never the reverse.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod telemetry;
+
+pub use error::{Error, ErrorKind, Result};

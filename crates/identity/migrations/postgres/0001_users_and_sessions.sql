@@ -1,0 +1,48 @@
+-- Identity's first schema: users and their sign-in sessions.
+-- Times are microseconds since the Unix epoch (UTC) in both dialects, so one store codebase
+-- reads both backends and ordering is numeric.
+
+CREATE TABLE users (
+    id                   TEXT PRIMARY KEY,
+    -- As the user typed it (display); `username_key` is the NFKC + case-folded form that is unique.
+    username             TEXT NOT NULL,
+    username_key         TEXT NOT NULL UNIQUE,
+    email                TEXT,
+    email_key            TEXT UNIQUE,
+    display_name         TEXT NOT NULL DEFAULT '',
+    -- Comma-separated role names: admin, editor, viewer, service.
+    roles                TEXT NOT NULL,
+    disabled             BOOLEAN NOT NULL DEFAULT FALSE,
+    service_account      BOOLEAN NOT NULL DEFAULT FALSE,
+    -- PHC string (Argon2id); empty for service accounts, which cannot sign in with a password.
+    password_hash        TEXT NOT NULL,
+    password_update_time BIGINT NOT NULL,
+    last_sign_in_time    BIGINT,
+    -- Bumped on every change; the etag is derived from it.
+    revision             BIGINT NOT NULL DEFAULT 1,
+    create_time          BIGINT NOT NULL,
+    update_time          BIGINT NOT NULL
+);
+
+CREATE TABLE sessions (
+    id                 TEXT PRIMARY KEY,
+    user_id            TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- SHA-256 of the current refresh token; the token itself is never stored.
+    refresh_hash       BYTEA NOT NULL UNIQUE,
+    refresh_generation BIGINT NOT NULL DEFAULT 1,
+    client_address     TEXT NOT NULL DEFAULT '',
+    user_agent         TEXT NOT NULL DEFAULT '',
+    create_time        BIGINT NOT NULL,
+    last_refresh_time  BIGINT NOT NULL,
+    expire_time        BIGINT NOT NULL,
+    -- Set when the session is revoked (logout, replay, password or role change, deletion).
+    revoke_time        BIGINT
+);
+CREATE INDEX sessions_by_user ON sessions (user_id, create_time);
+
+-- Refresh tokens that were rotated out: presenting one again is a replay and revokes the session.
+CREATE TABLE rotated_refresh_tokens (
+    refresh_hash BYTEA PRIMARY KEY,
+    session_id   TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    rotate_time  BIGINT NOT NULL
+);

@@ -1,0 +1,19 @@
+//! `pake-identity`: users, sessions, signing keys and API keys — `pake.identity.v1.IdentityService`.
+//!
+//! Owns the identity tables (migrations under `migrations/`) and the signing key set. Depends on
+//! `pake-core`, `pake-runtime` and `pake-api`; never on another service crate.
+
+pub mod service;
+pub mod signing_key;
+
+pub use service::IdentityService;
+pub use signing_key::SigningKey;
+
+/// The identity service's embedded migrations for both backends.
+pub fn migrations() -> pake_runtime::db::Migrations {
+    pake_runtime::db::Migrations {
+        service: "identity",
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
+    }
+}

@@ -1,0 +1,88 @@
+-- Knowledge's first schema: items, their tags, links and revisions, the change feed and
+-- request-id idempotency. Times are microseconds since the Unix epoch (UTC) in both dialects.
+
+CREATE TABLE items (
+    id                  TEXT PRIMARY KEY,
+    title               TEXT NOT NULL,
+    content             TEXT NOT NULL DEFAULT '',
+    -- Enum values by their lower-case name (note, draft, pending, private, ...).
+    kind                TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    verification        TEXT NOT NULL,
+    human_notes         TEXT NOT NULL DEFAULT '',
+    confidence_score    DOUBLE PRECISION NOT NULL,
+    confidence_computed BOOLEAN NOT NULL,
+    source_uri          TEXT NOT NULL DEFAULT '',
+    summary             TEXT NOT NULL DEFAULT '',
+    -- google.protobuf.Struct as JSON.
+    metadata            TEXT NOT NULL DEFAULT '{}',
+    folder              TEXT NOT NULL,
+    folder_derived      BOOLEAN NOT NULL,
+    -- The owner's user id (`users/{owner_id}`).
+    owner_id            TEXT NOT NULL,
+    visibility          TEXT NOT NULL,
+    -- Increases by one on every write; the etag and revision_id derive from it.
+    revision            BIGINT NOT NULL,
+    create_time         BIGINT NOT NULL,
+    update_time         BIGINT NOT NULL,
+    delete_time         BIGINT,
+    -- Feed position of the write that produced this version.
+    feed_position       BIGINT NOT NULL
+);
+CREATE INDEX items_by_owner ON items (owner_id, update_time);
+CREATE INDEX items_by_update_time ON items (update_time);
+CREATE INDEX items_by_delete_time ON items (delete_time);
+
+CREATE TABLE item_tags (
+    item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    tag     TEXT NOT NULL,
+    PRIMARY KEY (item_id, tag)
+);
+CREATE INDEX item_tags_by_tag ON item_tags (tag);
+
+-- Edges of the note graph: explicit links and links found in content.
+CREATE TABLE item_links (
+    source_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    target_id TEXT NOT NULL,
+    link_type TEXT NOT NULL,
+    link_text TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (source_id, target_id, link_type)
+);
+CREATE INDEX item_links_by_target ON item_links (target_id);
+
+-- Every previous version of an item, as an encoded pake.knowledge.v1.Item.
+CREATE TABLE item_revisions (
+    item_id     TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    revision    BIGINT NOT NULL,
+    author_id   TEXT NOT NULL,
+    create_time BIGINT NOT NULL,
+    item        BYTEA NOT NULL,
+    PRIMARY KEY (item_id, revision)
+);
+
+-- The change feed. `feed_head` is a single row whose update is the last statement of every
+-- write transaction: the row lock serialises commits, so positions are gap-free and become
+-- visible in order (a plain sequence commits out of order and readers would skip events).
+CREATE TABLE feed_head (
+    id       SMALLINT PRIMARY KEY CHECK (id = 1),
+    position BIGINT NOT NULL
+);
+INSERT INTO feed_head (id, position) VALUES (1, 0);
+
+CREATE TABLE feed_events (
+    position   BIGINT PRIMARY KEY,
+    item_id    TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_time BIGINT NOT NULL,
+    -- The item as it was after this event, as an encoded pake.knowledge.v1.Item.
+    item       BYTEA NOT NULL
+);
+
+-- AIP-155 request ids: a retried create returns the original item.
+CREATE TABLE create_requests (
+    caller_id   TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    item_id     TEXT NOT NULL,
+    create_time BIGINT NOT NULL,
+    PRIMARY KEY (caller_id, request_id)
+);

@@ -1,0 +1,18 @@
+//! `pake-knowledge`: knowledge items, links, revisions, vault import/export and the change feed —
+//! `pake.knowledge.v1.KnowledgeService`.
+//!
+//! Owns the knowledge tables and the change feed. Depends on `pake-core`, `pake-runtime` and
+//! `pake-api`; never on another service crate.
+
+pub mod service;
+
+pub use service::KnowledgeService;
+
+/// The knowledge service's embedded migrations for both backends.
+pub fn migrations() -> pake_runtime::db::Migrations {
+    pake_runtime::db::Migrations {
+        service: "knowledge",
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
+    }
+}

@@ -1,0 +1,14 @@
+//! `pake-runtime`: how a PAKE service process runs — the gRPC server bootstrap (health,
+//! reflection v1 and v1alpha, graceful shutdown), signal handling, and database pools with
+//! per-service embedded migrations.
+//!
+//! Every component follows *Options → Service → Handle*: build options, start, and get a handle
+//! that reports the bound address and shuts down in a tested order. Depends on `pake-core` and
+//! `pake-api` only; services depend on it, never the reverse.
+
+pub mod db;
+pub mod server;
+pub mod shutdown;
+
+pub use server::{GrpcServer, ServerHandle};
+pub use shutdown::Shutdown;

@@ -1,0 +1,18 @@
+//! `pake-testkit`: what every PAKE test suite shares, defined once.
+//!
+//! - [`spawn_app`]: the real all-in-one server on port 0 over a fresh SQLite data dir, with a
+//!   handle to stop it — tests talk to it only over gRPC, as a user would.
+//! - [`sqlite_database`] / [`postgres_database`] and [`store_conformance_suite!`]: one test
+//!   suite per store trait, run against both backends, each test on a fresh database.
+//! - The names of the environment variables that point tests at external services, and
+//!   [`require`], which skips with a printed reason locally and fails in CI (`CI=true`).
+
+mod app;
+mod database;
+mod prerequisites;
+
+pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use database::{TestDatabase, postgres_database, sqlite_database};
+pub use prerequisites::{
+    DATABASE_URL_ENV, REDIS_URL_ENV, VAULT_ADDR_ENV, find_program, in_ci, require,
+};

@@ -1,0 +1,1 @@
+CREATE TABLE harness_probe (id INTEGER PRIMARY KEY);
