@@ -12,7 +12,8 @@ include!(concat!(env!("OUT_DIR"), "/pake_api.rs"));
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every file in `proto/` and its imports,
 /// with source info (doc comments) and custom options (`google.api.http`) preserved.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pake_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/pake_descriptor.bin"));
 
 /// Fully-qualified names of PAKE's gRPC services.
 pub mod service_names {
@@ -23,8 +24,8 @@ pub mod service_names {
 }
 
 /// `pake.identity.v1`.
-pub use pake::identity::v1 as identity;
+pub use self::pake::identity::v1 as identity;
 /// `pake.knowledge.v1`.
-pub use pake::knowledge::v1 as knowledge;
+pub use self::pake::knowledge::v1 as knowledge;
 /// `pake.search.v1`.
-pub use pake::search::v1 as search;
+pub use self::pake::search::v1 as search;

@@ -214,7 +214,10 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
         let figment = Self::figment(file, overrides)?;
         let config: Config = figment.extract().map_err(|error| ConfigError {
-            problems: error.into_iter().map(|e| describe_figment_error(&e)).collect(),
+            problems: error
+                .into_iter()
+                .map(|e| describe_figment_error(&e))
+                .collect(),
         })?;
         config.validate(&figment)?;
         Ok(config)
@@ -260,7 +263,8 @@ impl Config {
             problem("data_dir", "must not be empty".to_owned());
         }
         if let Some(url) = &self.database_url
-            && !(url.expose().starts_with("sqlite:") || url.expose().starts_with("postgres://")
+            && !(url.expose().starts_with("sqlite:")
+                || url.expose().starts_with("postgres://")
                 || url.expose().starts_with("postgresql://"))
         {
             problem(
@@ -277,14 +281,19 @@ impl Config {
             {
                 problem(
                     key,
-                    format!("'{url}' is not a gRPC URL; expected http://host:port or https://host:port"),
+                    format!(
+                        "'{url}' is not a gRPC URL; expected http://host:port or https://host:port"
+                    ),
                 );
             }
         }
         if self.shutdown.drain_timeout_secs == 0 || self.shutdown.drain_timeout_secs > 3600 {
             problem(
                 "shutdown.drain_timeout_secs",
-                format!("{} is out of range; expected 1..=3600", self.shutdown.drain_timeout_secs),
+                format!(
+                    "{} is out of range; expected 1..=3600",
+                    self.shutdown.drain_timeout_secs
+                ),
             );
         }
         if problems.is_empty() {

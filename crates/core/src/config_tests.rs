@@ -1,5 +1,7 @@
 //! Layering and validation of [`Config`].
 
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error.
+
 use super::*;
 use figment::Jail;
 
@@ -34,7 +36,11 @@ fn layers_apply_in_order_file_env_flags() {
         };
         let config = load_in(jail, Some("pake.toml"), &overrides)?;
         assert_eq!(config.grpc_listen, "127.0.0.1:3", "flag beats file");
-        assert_eq!(config.data_dir, PathBuf::from("/from/env"), "env beats file");
+        assert_eq!(
+            config.data_dir,
+            PathBuf::from("/from/env"),
+            "env beats file"
+        );
         assert_eq!(config.log.format, LogFormat::Json, "file beats default");
         assert_eq!(config.log.filter, "debug");
         Ok(())
@@ -57,7 +63,10 @@ fn bad_listen_address_names_the_setting_and_its_source() {
     Jail::expect_with(|jail| {
         jail.set_env("PAKE_GRPC_LISTEN", "localhost");
         let error = load_in(jail, None, &Overrides::default()).expect_err("must fail");
-        assert!(error.contains("grpc_listen: 'localhost' is not a socket address"), "{error}");
+        assert!(
+            error.contains("grpc_listen: 'localhost' is not a socket address"),
+            "{error}"
+        );
         assert!(error.contains("PAKE_"), "source named: {error}");
         Ok(())
     });
@@ -73,7 +82,10 @@ fn every_problem_is_reported_at_once() {
         let error = load_in(jail, Some("pake.toml"), &Overrides::default()).expect_err("must fail");
         assert!(error.contains("grpc_listen:"), "{error}");
         assert!(error.contains("database_url: must start with"), "{error}");
-        assert!(error.contains("shutdown.drain_timeout_secs: 0 is out of range"), "{error}");
+        assert!(
+            error.contains("shutdown.drain_timeout_secs: 0 is out of range"),
+            "{error}"
+        );
         assert!(!error.contains("mysql://x"), "secret value leaked: {error}");
         Ok(())
     });
@@ -84,7 +96,10 @@ fn unknown_keys_and_wrong_types_are_errors() {
     Jail::expect_with(|jail| {
         jail.create_file("typo.toml", "grpc_lisen = \"127.0.0.1:1\"\n")?;
         let error = load_in(jail, Some("typo.toml"), &Overrides::default()).expect_err("typo");
-        assert!(error.contains("unknown field") && error.contains("grpc_lisen"), "{error}");
+        assert!(
+            error.contains("unknown field") && error.contains("grpc_lisen"),
+            "{error}"
+        );
 
         jail.create_file("type.toml", "[shutdown]\ndrain_timeout_secs = \"soon\"\n")?;
         let error = load_in(jail, Some("type.toml"), &Overrides::default()).expect_err("type");
@@ -92,7 +107,10 @@ fn unknown_keys_and_wrong_types_are_errors() {
 
         jail.set_env("PAKE_LOG__FORMAT", "xml");
         let error = load_in(jail, None, &Overrides::default()).expect_err("enum");
-        assert!(error.contains("log.format") && error.contains("xml"), "{error}");
+        assert!(
+            error.contains("log.format") && error.contains("xml"),
+            "{error}"
+        );
         Ok(())
     });
 }
@@ -101,7 +119,10 @@ fn unknown_keys_and_wrong_types_are_errors() {
 fn missing_config_file_is_reported() {
     Jail::expect_with(|jail| {
         let error = load_in(jail, Some("absent.toml"), &Overrides::default()).expect_err("missing");
-        assert!(error.contains("config file absent.toml: not found"), "{error}");
+        assert!(
+            error.contains("config file absent.toml: not found"),
+            "{error}"
+        );
         Ok(())
     });
 }
@@ -120,8 +141,14 @@ fn single_services_need_their_upstreams() {
     let config = Config::default();
     assert!(config.validate_for(ServiceRole::All).is_ok());
     assert!(config.validate_for(ServiceRole::Identity).is_ok());
-    let error = config.validate_for(ServiceRole::Search).expect_err("search alone").to_string();
-    assert!(error.contains("upstream.identity: required when running `search` alone"), "{error}");
+    let error = config
+        .validate_for(ServiceRole::Search)
+        .expect_err("search alone")
+        .to_string();
+    assert!(
+        error.contains("upstream.identity: required when running `search` alone"),
+        "{error}"
+    );
     assert!(error.contains("--knowledge-url"), "{error}");
     assert!(error.contains("PAKE_UPSTREAM__KNOWLEDGE"), "{error}");
 }

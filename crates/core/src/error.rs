@@ -141,12 +141,11 @@ impl Error {
     pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
         let field = field.into();
         let description = description.into();
-        Error::new(ErrorKind::InvalidArgument, format!("{field}: {description}")).with_violation(
-            FieldViolation {
-                field,
-                description,
-            },
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{field}: {description}"),
         )
+        .with_violation(FieldViolation { field, description })
     }
 
     /// INVALID_ARGUMENT for several fields at once (all problems reported in one answer).
@@ -295,11 +294,18 @@ mod tests {
         let details = status.get_error_details();
         let bad_request = details.bad_request().expect("bad request details");
         assert_eq!(bad_request.field_violations[0].field, "item.title");
-        assert_eq!(details.error_info().expect("error info").reason, "INVALID_ARGUMENT");
+        assert_eq!(
+            details.error_info().expect("error info").reason,
+            "INVALID_ARGUMENT"
+        );
 
         let throttled: tonic::Status =
             Error::resource_exhausted("slow down", Duration::from_secs(3)).into();
-        let retry = throttled.get_error_details().retry_info().cloned().expect("retry info");
+        let retry = throttled
+            .get_error_details()
+            .retry_info()
+            .cloned()
+            .expect("retry info");
         assert_eq!(retry.retry_delay, Some(Duration::from_secs(3)));
         assert_eq!(throttled.code(), Code::ResourceExhausted);
     }

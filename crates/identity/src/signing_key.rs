@@ -141,7 +141,9 @@ fn private_permissions() -> std::fs::Permissions {
 
 #[cfg(not(unix))]
 fn private_permissions() -> std::fs::Permissions {
-    std::fs::metadata(".").map(|m| m.permissions()).unwrap_or_else(|_| unreachable!())
+    std::fs::metadata(".")
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| unreachable!())
 }
 
 #[cfg(test)]
@@ -173,7 +175,11 @@ mod tests {
         let path = dir.path().join(KEY_FILE_NAME);
         std::fs::write(&path, "not a key").expect("write");
         let error = SigningKey::load_or_generate(dir.path()).expect_err("malformed");
-        assert!(error.to_string().contains("not a PKCS#8 PEM Ed25519 private key"));
+        assert!(
+            error
+                .to_string()
+                .contains("not a PKCS#8 PEM Ed25519 private key")
+        );
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "not a key");
     }
 
@@ -182,7 +188,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let kids: Vec<String> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..8)
-                .map(|_| scope.spawn(|| SigningKey::load_or_generate(dir.path()).map(|k| k.kid().to_owned())))
+                .map(|_| {
+                    scope.spawn(|| {
+                        SigningKey::load_or_generate(dir.path()).map(|k| k.kid().to_owned())
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
@@ -207,6 +217,9 @@ mod tests {
             .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
             .expect("b64");
         let key: [u8; 32] = x.try_into().expect("32 bytes");
-        assert_eq!(thumbprint(&key), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            thumbprint(&key),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 use pake_core::config::SecretString;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 /// Name of the SQLite file inside the data dir.
 pub const SQLITE_FILE_NAME: &str = "pake.db";
@@ -77,8 +79,12 @@ impl Database {
     pub async fn open(url: Option<&SecretString>, data_dir: &Path) -> Result<Database, Error> {
         match url {
             Some(url) if url.expose().starts_with("sqlite:") => {
-                let options = SqliteConnectOptions::from_str(url.expose())
-                    .map_err(|source| Error::Connect { backend: "sqlite", source })?;
+                let options = SqliteConnectOptions::from_str(url.expose()).map_err(|source| {
+                    Error::Connect {
+                        backend: "sqlite",
+                        source,
+                    }
+                })?;
                 Self::open_sqlite(options).await
             }
             Some(url)
@@ -90,7 +96,10 @@ impl Database {
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(url.expose())
                     .await
-                    .map_err(|source| Error::Connect { backend: "postgres", source })?;
+                    .map_err(|source| Error::Connect {
+                        backend: "postgres",
+                        source,
+                    })?;
                 Ok(Database::Postgres(pool))
             }
             Some(_) => Err(Error::UnsupportedScheme),
@@ -116,7 +125,10 @@ impl Database {
             .max_connections(8)
             .connect_with(options)
             .await
-            .map_err(|source| Error::Connect { backend: "sqlite", source })?;
+            .map_err(|source| Error::Connect {
+                backend: "sqlite",
+                source,
+            })?;
         Ok(Database::Sqlite(pool))
     }
 

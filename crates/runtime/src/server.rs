@@ -136,7 +136,9 @@ impl GrpcServer {
     }
 }
 
-fn reflection_builder(service_names: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
+fn reflection_builder(
+    service_names: &[&'static str],
+) -> tonic_reflection::server::Builder<'static> {
     let mut builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pake_api::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

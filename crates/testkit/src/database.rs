@@ -98,7 +98,10 @@ impl Drop for TestDatabase {
                 database.close().await;
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
                     let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut admin).await {
+                    if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut admin)
+                        .await
+                    {
                         eprintln!("warning: could not drop test database {name}: {error}");
                     }
                 }
@@ -158,6 +161,9 @@ mod tests {
             replace_database_name("postgres://u:p@h/db?sslmode=disable", "t2"),
             "postgres://u:p@h/t2?sslmode=disable"
         );
-        assert_eq!(replace_database_name("postgres://h:1", "t3"), "postgres://h:1/t3");
+        assert_eq!(
+            replace_database_name("postgres://h:1", "t3"),
+            "postgres://h:1/t3"
+        );
     }
 }

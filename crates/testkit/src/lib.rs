@@ -10,6 +10,7 @@
 mod app;
 mod database;
 mod prerequisites;
+pub mod raw_grpc;
 
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use database::{TestDatabase, postgres_database, sqlite_database};

@@ -20,9 +20,11 @@ fn pake_identity_like_migrations() -> pake_runtime::db::Migrations {
 
 async fn starts_empty_and_isolated(database: Database) {
     let count = match &database {
-        Database::Sqlite(pool) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM harness_probe")
-            .fetch_one(pool)
-            .await,
+        Database::Sqlite(pool) => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM harness_probe")
+                .fetch_one(pool)
+                .await
+        }
         Database::Postgres(pool) => {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM harness_probe")
                 .fetch_one(pool)

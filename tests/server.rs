@@ -1,0 +1,154 @@
+//! The server frame as a client sees it: per-service health, single-service mode, reflection
+//! of only what runs, and the shutdown order.
+
+use pake_api::identity::GetJwksRequest;
+use pake_api::identity::identity_service_client::IdentityServiceClient;
+use pake_core::config::ServiceRole;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, health_check_response};
+
+async fn status(
+    client: &mut HealthClient<tonic::transport::Channel>,
+    service: &str,
+) -> Result<i32, tonic::Code> {
+    client
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .map(|response| response.into_inner().status)
+        .map_err(|status| status.code())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_in_one_reports_each_service_serving() {
+    let app = pake_testkit::spawn_app().await;
+    let mut health = HealthClient::new(app.channel().await);
+    for service in [
+        "",
+        "pake.identity.v1.IdentityService",
+        "pake.knowledge.v1.KnowledgeService",
+        "pake.search.v1.SearchService",
+    ] {
+        assert_eq!(
+            status(&mut health, service).await,
+            Ok(ServingStatus::Serving as i32),
+            "{service}"
+        );
+    }
+    assert_eq!(
+        status(&mut health, "pake.unknown.v1.Nope").await,
+        Err(tonic::Code::NotFound)
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_service_serves_only_itself() {
+    let app = pake_testkit::spawn_app_with(ServiceRole::Identity, |_| {}).await;
+    let channel = app.channel().await;
+    let mut health = HealthClient::new(channel.clone());
+    assert_eq!(
+        status(&mut health, "pake.identity.v1.IdentityService").await,
+        Ok(ServingStatus::Serving as i32)
+    );
+    assert_eq!(
+        status(&mut health, "pake.knowledge.v1.KnowledgeService").await,
+        Err(tonic::Code::NotFound)
+    );
+    let jwks = IdentityServiceClient::new(channel)
+        .get_jwks(GetJwksRequest {})
+        .await
+        .expect("identity answers")
+        .into_inner();
+    assert_eq!(jwks.keys.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signing_key_survives_a_restart_of_the_same_data_dir() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut kids = Vec::new();
+    for _ in 0..2 {
+        let dir = data_dir.path().to_path_buf();
+        let app =
+            pake_testkit::spawn_app_with(ServiceRole::All, move |config| config.data_dir = dir)
+                .await;
+        let jwks = IdentityServiceClient::new(app.channel().await)
+            .get_jwks(GetJwksRequest {})
+            .await
+            .expect("jwks")
+            .into_inner();
+        kids.push(jwks.keys[0].kid.clone());
+        app.stop().await;
+    }
+    assert_eq!(kids[0], kids[1]);
+    assert!(
+        data_dir.path().join("pake.db").is_file(),
+        "SQLite file in the data dir"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_turns_health_not_serving_before_the_server_goes_away() {
+    let app = pake_testkit::spawn_app().await;
+    let mut health = HealthClient::new(app.channel().await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: "pake.knowledge.v1.KnowledgeService".to_owned(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = watch.message().await.expect("first").expect("status");
+    assert_eq!(
+        first.status,
+        health_check_response::ServingStatus::Serving as i32
+    );
+
+    let shutdown = app.shutdown_signal();
+    let stopping = tokio::spawn(app.stop());
+    shutdown.trigger();
+    // The watcher sees NOT_SERVING; then its stream ends as the server goes away.
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), watch.message())
+        .await
+        .expect("health watch is told before the server stops");
+    if let Ok(Some(update)) = next {
+        assert_eq!(
+            update.status,
+            health_check_response::ServingStatus::NotServing as i32
+        );
+    } else {
+        panic!("expected a NOT_SERVING update, got {next:?}");
+    }
+    drop(watch);
+    tokio::time::timeout(std::time::Duration::from_secs(30), stopping)
+        .await
+        .expect("drain finishes")
+        .expect("stop task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_search_alone_without_upstreams_is_refused_with_a_clear_message() {
+    let config = pake_core::config::Config {
+        grpc_listen: "127.0.0.1:0".into(),
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let error = pake::start(
+        &config,
+        ServiceRole::Search,
+        listener,
+        pake_runtime::Shutdown::new(),
+    )
+    .await
+    .expect_err("search alone needs upstreams");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("upstream.identity: required when running `search` alone"),
+        "{message}"
+    );
+}
