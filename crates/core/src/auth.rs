@@ -111,6 +111,16 @@ pub const ANONYMOUS_METHODS: &[&str] = &[
     "/pake.search.v1.SearchService/FindRelated",
 ];
 
+/// Methods whose credential is in the request body (a password, a refresh token, an API key) or
+/// that publish public data: an `authorization` header on them is ignored, so a stale token a
+/// client attaches everywhere cannot break signing in again.
+pub const TOKEN_IGNORED_METHODS: &[&str] = &[
+    "/pake.identity.v1.IdentityService/CreateSession",
+    "/pake.identity.v1.IdentityService/RefreshSession",
+    "/pake.identity.v1.IdentityService/GetJwks",
+    "/pake.identity.v1.IdentityService/ExchangeApiKey",
+];
+
 /// Whether `path` (`/package.Service/Method`) may be called without a token.
 pub fn allows_anonymous(path: &str) -> bool {
     ANONYMOUS_METHODS.contains(&path)

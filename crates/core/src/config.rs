@@ -92,6 +92,75 @@ pub struct UpstreamConfig {
     pub knowledge: Option<String>,
 }
 
+/// Who may create accounts without being an admin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationPolicy {
+    /// Anyone may register (the embedded default).
+    Open,
+    /// Only admins create users (the Helm default).
+    Closed,
+}
+
+/// Identity service settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Self-registration policy.
+    pub registration: RegistrationPolicy,
+    /// Role given to self-registered users: `editor` or `viewer`.
+    pub default_role: String,
+    /// Lifetime of access tokens, 60..=900 seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a session (its refresh tokens), 1..=365 days.
+    pub session_ttl_days: u64,
+    /// Argon2id memory cost in KiB (never below 19456, OWASP's minimum).
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (never below 2).
+    pub argon2_iterations: u32,
+    /// Password hashes computed at once (0 = number of CPUs).
+    pub hashing_concurrency: usize,
+    /// Sign-ins allowed to wait for a hashing slot before RESOURCE_EXHAUSTED.
+    pub hashing_queue: usize,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            registration: RegistrationPolicy::Open,
+            default_role: "editor".to_owned(),
+            access_token_ttl_secs: 300,
+            session_ttl_days: 30,
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            hashing_concurrency: 0,
+            hashing_queue: 64,
+        }
+    }
+}
+
+/// Token settings shared by every service (the issuer signs, everyone verifies).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `iss` of PAKE access tokens.
+    pub issuer: String,
+    /// `aud` of PAKE access tokens.
+    pub audience: String,
+    /// How often (at most) the JWKS is refetched, also on an unknown `kid`.
+    pub jwks_refresh_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: crate::token::DEFAULT_ISSUER.to_owned(),
+            audience: crate::token::DEFAULT_AUDIENCE.to_owned(),
+            jwks_refresh_secs: 30,
+        }
+    }
+}
+
 /// Shutdown behaviour.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -122,6 +191,10 @@ pub struct Config {
     pub log: LogConfig,
     /// Other services' addresses when running one service alone.
     pub upstream: UpstreamConfig,
+    /// Token issuer, audience and key refresh.
+    pub auth: AuthConfig,
+    /// Identity service settings.
+    pub identity: IdentityConfig,
     /// Shutdown behaviour.
     pub shutdown: ShutdownConfig,
 }
@@ -134,6 +207,8 @@ impl Default for Config {
             database_url: None,
             log: LogConfig::default(),
             upstream: UpstreamConfig::default(),
+            auth: AuthConfig::default(),
+            identity: IdentityConfig::default(),
             shutdown: ShutdownConfig::default(),
         }
     }
@@ -294,6 +369,49 @@ impl Config {
                     "{} is out of range; expected 1..=3600",
                     self.shutdown.drain_timeout_secs
                 ),
+            );
+        }
+        let identity = &self.identity;
+        if !matches!(identity.default_role.as_str(), "editor" | "viewer") {
+            problem(
+                "identity.default_role",
+                format!("'{}' is not allowed; expected editor or viewer", identity.default_role),
+            );
+        }
+        if !(60..=900).contains(&identity.access_token_ttl_secs) {
+            problem(
+                "identity.access_token_ttl_secs",
+                format!("{} is out of range; expected 60..=900", identity.access_token_ttl_secs),
+            );
+        }
+        if !(1..=365).contains(&identity.session_ttl_days) {
+            problem(
+                "identity.session_ttl_days",
+                format!("{} is out of range; expected 1..=365", identity.session_ttl_days),
+            );
+        }
+        if identity.argon2_memory_kib < 19456 || identity.argon2_memory_kib > 4 * 1024 * 1024 {
+            problem(
+                "identity.argon2_memory_kib",
+                format!("{} is out of range; expected 19456..=4194304 (OWASP minimum 19456)", identity.argon2_memory_kib),
+            );
+        }
+        if !(2..=20).contains(&identity.argon2_iterations) {
+            problem(
+                "identity.argon2_iterations",
+                format!("{} is out of range; expected 2..=20", identity.argon2_iterations),
+            );
+        }
+        if identity.hashing_queue == 0 {
+            problem("identity.hashing_queue", "must be at least 1".to_owned());
+        }
+        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
+            problem("auth.issuer", "issuer and audience must not be empty".to_owned());
+        }
+        if self.auth.jwks_refresh_secs == 0 || self.auth.jwks_refresh_secs > 3600 {
+            problem(
+                "auth.jwks_refresh_secs",
+                format!("{} is out of range; expected 1..=3600", self.auth.jwks_refresh_secs),
             );
         }
         if problems.is_empty() {

@@ -15,3 +15,4 @@ pub mod error;
 pub mod telemetry;
 
 pub use error::{Error, ErrorKind, Result};
+pub mod token;

@@ -17,3 +17,5 @@ pub fn migrations() -> pake_runtime::db::Migrations {
         postgres: sqlx::migrate!("./migrations/postgres"),
     }
 }
+pub mod normalize;
+pub mod password;

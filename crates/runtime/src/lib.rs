@@ -6,6 +6,7 @@
 //! that reports the bound address and shuts down in a tested order. Depends on `pake-core` and
 //! `pake-api` only; services depend on it, never the reverse.
 
+pub mod auth;
 pub mod db;
 pub mod server;
 pub mod shutdown;

@@ -1,0 +1,179 @@
+//! Authentication of every PAKE gRPC call, in one tower layer in front of all services.
+//!
+//! For `/pake.*` methods the layer reads `authorization: Bearer <token>`, verifies it with the
+//! shared [`Verifier`] and stores the resulting [`Caller`] in the request extensions, where
+//! handlers read it with [`caller`]. A call without a token is let through as anonymous only when
+//! the method is on the allow-list ([`pake_core::auth::ANONYMOUS_METHODS`]); a call with an
+//! invalid token is rejected even on those methods. Health and reflection are open.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use pake_core::auth::{Caller, Principal, TOKEN_IGNORED_METHODS, allows_anonymous};
+use pake_core::token::{JwksSource, PublicJwk, Verifier};
+use pake_core::{Error, ErrorKind};
+use tonic::body::Body;
+
+/// The layer; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AuthLayer {
+    verifier: Arc<Verifier>,
+}
+
+impl AuthLayer {
+    /// Authenticates with `verifier`.
+    pub fn new(verifier: Arc<Verifier>) -> Self {
+        AuthLayer { verifier }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            verifier: self.verifier.clone(),
+        }
+    }
+}
+
+/// The service produced by [`AuthLayer`].
+#[derive(Clone, Debug)]
+pub struct AuthService<S> {
+    inner: S,
+    verifier: Arc<Verifier>,
+}
+
+impl<S> tower_service::Service<http::Request<Body>> for AuthService<S>
+where
+    S: tower_service::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // Take the service that was driven to readiness; leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        let path = request.uri().path().to_owned();
+        let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
+        Box::pin(async move {
+            match authenticate(&verifier, &path, authorization.as_ref()).await {
+                Ok(caller) => {
+                    request.extensions_mut().insert(caller);
+                    inner.call(request).await
+                }
+                Err(error) => Ok(tonic::Status::from(error).into_http()),
+            }
+        })
+    }
+}
+
+async fn authenticate(
+    verifier: &Verifier,
+    path: &str,
+    authorization: Option<&http::HeaderValue>,
+) -> Result<Caller, Error> {
+    if !path.starts_with("/pake.") || TOKEN_IGNORED_METHODS.contains(&path) {
+        return Ok(Caller::Anonymous);
+    }
+    match bearer_token(authorization)? {
+        Some(token) => Ok(Caller::Authenticated(verifier.verify(token).await?)),
+        None if allows_anonymous(path) => Ok(Caller::Anonymous),
+        None => Err(Error::unauthenticated(
+            "authorization: this method needs `authorization: Bearer <access token>` metadata",
+        )
+        .with_reason("MISSING_TOKEN")),
+    }
+}
+
+fn bearer_token(authorization: Option<&http::HeaderValue>) -> Result<Option<&str>, Error> {
+    let Some(value) = authorization else {
+        return Ok(None);
+    };
+    let malformed = || {
+        Error::unauthenticated("authorization: expected `Bearer <access token>`")
+            .with_reason("INVALID_TOKEN")
+    };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(token.trim()))
+}
+
+/// The caller of a request that passed the auth layer (anonymous if the layer did not run).
+pub fn caller<T>(request: &tonic::Request<T>) -> Caller {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Anonymous)
+}
+
+/// The authenticated principal, or UNAUTHENTICATED.
+pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, Error> {
+    match caller(request) {
+        Caller::Authenticated(principal) => Ok(principal),
+        Caller::Anonymous => Err(Error::new(
+            ErrorKind::Unauthenticated,
+            "authorization: this method needs `authorization: Bearer <access token>` metadata",
+        )
+        .with_reason("MISSING_TOKEN")),
+    }
+}
+
+/// Fetches the JWKS from the identity service over gRPC.
+#[derive(Clone, Debug)]
+pub struct GrpcJwksSource {
+    channel: tonic::transport::Channel,
+}
+
+impl GrpcJwksSource {
+    /// A source reading `GetJwks` from the identity service at `url` (connected lazily).
+    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_lazy();
+        Ok(GrpcJwksSource { channel })
+    }
+}
+
+#[async_trait::async_trait]
+impl JwksSource for GrpcJwksSource {
+    async fn fetch(&self) -> Result<Vec<PublicJwk>, Error> {
+        let mut client =
+            pake_api::identity::identity_service_client::IdentityServiceClient::new(self.channel.clone());
+        let response = client
+            .get_jwks(pake_api::identity::GetJwksRequest {})
+            .await
+            .map_err(|status| Error::unavailable("identity service unavailable", status))?;
+        Ok(response
+            .into_inner()
+            .keys
+            .into_iter()
+            .map(|key| PublicJwk {
+                kty: key.kty,
+                crv: key.crv,
+                x: key.x,
+                y: key.y,
+                kid: key.kid,
+                alg: key.alg,
+            })
+            .collect())
+    }
+}
