@@ -1,18 +1,31 @@
 //! The composition root: from a validated [`Config`] and a [`ServiceRole`], open the stores the
-//! chosen services need, build the services and start the gRPC server.
+//! chosen services need, build the services and start the gRPC server. The only place that
+//! chooses implementations.
+//!
+//! Services reach each other over gRPC in every mode — in the all-in-one, at this process's own
+//! address — so the code paths are the same as in the mesh.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use pake_core::config::{Config, ServiceRole};
+use pake_core::token::{ServiceTokenSource, Verifier};
+use pake_runtime::auth::GrpcJwksSource;
 use pake_runtime::db::Database;
 use pake_runtime::{GrpcServer, ServerHandle, Shutdown};
 use tokio::net::TcpListener;
+
+/// Directory of the search index inside the data dir.
+pub const SEARCH_INDEX_DIR: &str = "search-index";
 
 /// A running PAKE process (or in-process test server).
 #[derive(Debug)]
 pub struct AppHandle {
     server: ServerHandle,
     database: Option<Database>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     role: ServiceRole,
 }
 
@@ -24,9 +37,30 @@ pub async fn start(
     shutdown: Shutdown,
 ) -> anyhow::Result<AppHandle> {
     config.validate_for(role)?;
+    let own_url = format!("http://{}", dialable(listener.local_addr()?));
+    let upstream = |runs_here: bool, configured: &Option<String>| -> String {
+        if runs_here {
+            own_url.clone()
+        } else {
+            configured.clone().unwrap_or_default()
+        }
+    };
+    let identity_url = upstream(role.runs(ServiceRole::Identity), &config.upstream.identity);
+    let knowledge_url = upstream(
+        role.runs(ServiceRole::Knowledge),
+        &config.upstream.knowledge,
+    );
+
+    let verifier = Arc::new(Verifier::new(
+        Arc::new(GrpcJwksSource::new(&identity_url).context("upstream.identity")?),
+        config.auth.issuer.clone(),
+        config.auth.audience.clone(),
+        Duration::from_secs(config.auth.jwks_refresh_secs),
+    ));
     let mut server = GrpcServer::new(
-        shutdown,
+        shutdown.clone(),
         Duration::from_secs(config.shutdown.drain_timeout_secs),
+        verifier,
     );
 
     let needs_database = role.runs(ServiceRole::Identity) || role.runs(ServiceRole::Knowledge);
@@ -36,35 +70,132 @@ pub async fn start(
         None
     };
 
+    let mut service_tokens: Option<Arc<dyn ServiceTokenSource>> = None;
     if role.runs(ServiceRole::Identity)
         && let Some(database) = &database
     {
         database.migrate(pake_identity::migrations()).await?;
+        let identity = &config.identity;
         let signing_key = pake_identity::SigningKey::load_or_generate(&config.data_dir)?;
         tracing::info!(kid = signing_key.kid(), "signing key loaded");
-        server.add_service(pake_identity::IdentityService::new(signing_key).into_server());
+        let signer = pake_identity::tokens::Signer::new(
+            &signing_key,
+            config.auth.issuer.clone(),
+            config.auth.audience.clone(),
+            Duration::from_secs(identity.access_token_ttl_secs),
+        )?;
+        let hasher = pake_identity::password::Hasher::new(
+            identity.argon2_memory_kib,
+            identity.argon2_iterations,
+            identity.hashing_concurrency,
+            identity.hashing_queue,
+        )?;
+        service_tokens = Some(pake_identity::service_tokens::InProcessServiceTokens::new(
+            signer.clone(),
+            "search",
+        ));
+        let store = Arc::new(pake_identity::store::SqlIdentityStore::new(
+            database.clone(),
+        ));
+        let service = pake_identity::IdentityService::new(
+            store,
+            hasher,
+            signer,
+            signing_key,
+            identity.clone(),
+        );
+        server.add_service(service.into_server());
     }
     if role.runs(ServiceRole::Knowledge)
         && let Some(database) = &database
     {
         database.migrate(pake_knowledge::migrations()).await?;
-        server.add_service(pake_knowledge::KnowledgeService::new(database.clone()).into_server());
+        let store = Arc::new(pake_knowledge::store::SqlItemStore::new(database.clone()));
+        server.add_service(
+            pake_knowledge::KnowledgeService::new(store, shutdown.clone()).into_server(),
+        );
     }
+    let mut background = Vec::new();
+    let mut search_without_feed = false;
     if role.runs(ServiceRole::Search) {
-        server.add_service(pake_search::SearchService::new().into_server());
+        let index = open_search_index(&config.data_dir.join(SEARCH_INDEX_DIR))?;
+        let (applied_tx, applied_rx) =
+            tokio::sync::watch::channel(index.applied_cursor().unwrap_or_default());
+        match service_tokens.clone() {
+            Some(tokens) => {
+                let consumer = pake_search::consumer::FeedConsumer::new(
+                    index.clone(),
+                    &knowledge_url,
+                    tokens,
+                    applied_tx,
+                    shutdown.clone(),
+                )
+                .context("upstream.knowledge")?;
+                background.push(consumer.spawn());
+            }
+            None => search_without_feed = true,
+        }
+        server.add_service(pake_search::SearchService::new(index, applied_rx).into_server());
     }
 
+    let health = server.health();
     let server = server.start(listener).await?;
+    if search_without_feed {
+        // Service accounts outside the identity process authenticate with API keys, which are
+        // not implemented yet: say so instead of serving a silently empty index.
+        tracing::error!(
+            "search is running without identity in the same process and has no service credentials: \
+             it cannot follow the change feed; reporting NOT_SERVING"
+        );
+        health
+            .set_service_status(
+                pake_api::service_names::SEARCH,
+                tonic_health::ServingStatus::NotServing,
+            )
+            .await;
+    }
     Ok(AppHandle {
         server,
         database,
+        background,
         role,
     })
 }
 
+/// Opens the index, wiping and recreating it when it is corrupt (it rebuilds from the feed).
+fn open_search_index(dir: &std::path::Path) -> anyhow::Result<pake_search::index::SearchIndex> {
+    use pake_search::index::{Error, SearchIndex};
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    match SearchIndex::open_in_dir(dir) {
+        Ok(index) => Ok(index),
+        Err(Error::Corrupt(reason)) => {
+            tracing::warn!(%reason, dir = %dir.display(), "search index is corrupt; rebuilding it from the change feed");
+            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            Ok(SearchIndex::open_in_dir(dir)?)
+        }
+        Err(error) => {
+            Err(error).with_context(|| format!("opening the search index in {}", dir.display()))
+        }
+    }
+}
+
+/// The address to dial to reach a listener bound to `addr` (wildcards become loopback).
+fn dialable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
+}
+
 impl AppHandle {
     /// The bound gRPC address.
-    pub fn grpc_addr(&self) -> std::net::SocketAddr {
+    pub fn grpc_addr(&self) -> SocketAddr {
         self.server.local_addr()
     }
 
@@ -78,9 +209,13 @@ impl AppHandle {
         self.role
     }
 
-    /// Waits for the server to stop (after shutdown and drain), then closes the pools.
+    /// Waits for the server to stop (after shutdown and drain), then for background tasks, then
+    /// closes the pools.
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.server.wait().await;
+        for task in self.background {
+            let _ = task.await;
+        }
         if let Some(database) = &self.database {
             database.close().await;
         }

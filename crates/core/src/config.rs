@@ -375,43 +375,64 @@ impl Config {
         if !matches!(identity.default_role.as_str(), "editor" | "viewer") {
             problem(
                 "identity.default_role",
-                format!("'{}' is not allowed; expected editor or viewer", identity.default_role),
+                format!(
+                    "'{}' is not allowed; expected editor or viewer",
+                    identity.default_role
+                ),
             );
         }
         if !(60..=900).contains(&identity.access_token_ttl_secs) {
             problem(
                 "identity.access_token_ttl_secs",
-                format!("{} is out of range; expected 60..=900", identity.access_token_ttl_secs),
+                format!(
+                    "{} is out of range; expected 60..=900",
+                    identity.access_token_ttl_secs
+                ),
             );
         }
         if !(1..=365).contains(&identity.session_ttl_days) {
             problem(
                 "identity.session_ttl_days",
-                format!("{} is out of range; expected 1..=365", identity.session_ttl_days),
+                format!(
+                    "{} is out of range; expected 1..=365",
+                    identity.session_ttl_days
+                ),
             );
         }
         if identity.argon2_memory_kib < 19456 || identity.argon2_memory_kib > 4 * 1024 * 1024 {
             problem(
                 "identity.argon2_memory_kib",
-                format!("{} is out of range; expected 19456..=4194304 (OWASP minimum 19456)", identity.argon2_memory_kib),
+                format!(
+                    "{} is out of range; expected 19456..=4194304 (OWASP minimum 19456)",
+                    identity.argon2_memory_kib
+                ),
             );
         }
         if !(2..=20).contains(&identity.argon2_iterations) {
             problem(
                 "identity.argon2_iterations",
-                format!("{} is out of range; expected 2..=20", identity.argon2_iterations),
+                format!(
+                    "{} is out of range; expected 2..=20",
+                    identity.argon2_iterations
+                ),
             );
         }
         if identity.hashing_queue == 0 {
             problem("identity.hashing_queue", "must be at least 1".to_owned());
         }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
-            problem("auth.issuer", "issuer and audience must not be empty".to_owned());
+            problem(
+                "auth.issuer",
+                "issuer and audience must not be empty".to_owned(),
+            );
         }
         if self.auth.jwks_refresh_secs == 0 || self.auth.jwks_refresh_secs > 3600 {
             problem(
                 "auth.jwks_refresh_secs",
-                format!("{} is out of range; expected 1..=3600", self.auth.jwks_refresh_secs),
+                format!(
+                    "{} is out of range; expected 1..=3600",
+                    self.auth.jwks_refresh_secs
+                ),
             );
         }
         if problems.is_empty() {

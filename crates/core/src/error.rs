@@ -201,6 +201,12 @@ impl Error {
         self
     }
 
+    /// Attaches `RetryInfo` (e.g. UNAVAILABLE that is worth retrying after a pause).
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
     /// Adds a field violation.
     pub fn with_violation(mut self, violation: FieldViolation) -> Self {
         self.field_violations.push(violation);

@@ -76,6 +76,14 @@ pub trait JwksSource: Send + Sync + 'static {
     async fn fetch(&self) -> Result<Vec<PublicJwk>, Error>;
 }
 
+/// Where a service gets the access token it presents when calling another service as a service
+/// account (role `service`).
+#[async_trait::async_trait]
+pub trait ServiceTokenSource: Send + Sync + std::fmt::Debug + 'static {
+    /// A currently valid access token.
+    async fn token(&self) -> Result<String, Error>;
+}
+
 struct VerifyingKey {
     key: DecodingKey,
     algorithm: Algorithm,
@@ -139,11 +147,16 @@ impl Verifier {
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(invalid_token("not an access token (typ must be at+jwt)"));
         }
-        if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some()
+        if header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
         {
             return Err(invalid_token("token header carries a key reference"));
         }
-        let kid = header.kid.ok_or_else(|| invalid_token("token has no kid"))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| invalid_token("token has no kid"))?;
         let key = self.key(&kid).await?;
         if header.alg != key.algorithm {
             return Err(invalid_token("token algorithm does not match its key"));
@@ -155,17 +168,18 @@ impl Verifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(|error| {
-            use jsonwebtoken::errors::ErrorKind as Jwt;
-            match error.kind() {
-                Jwt::ExpiredSignature => invalid_token("token has expired"),
-                Jwt::ImmatureSignature => invalid_token("token is not valid yet"),
-                Jwt::InvalidIssuer => invalid_token("token has the wrong issuer"),
-                Jwt::InvalidAudience => invalid_token("token has the wrong audience"),
-                Jwt::InvalidSignature => invalid_token("token signature is invalid"),
-                _ => invalid_token("token is invalid"),
-            }
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(|error| {
+                use jsonwebtoken::errors::ErrorKind as Jwt;
+                match error.kind() {
+                    Jwt::ExpiredSignature => invalid_token("token has expired"),
+                    Jwt::ImmatureSignature => invalid_token("token is not valid yet"),
+                    Jwt::InvalidIssuer => invalid_token("token has the wrong issuer"),
+                    Jwt::InvalidAudience => invalid_token("token has the wrong audience"),
+                    Jwt::InvalidSignature => invalid_token("token signature is invalid"),
+                    _ => invalid_token("token is invalid"),
+                }
+            })?;
         let claims = data.claims;
         Ok(Principal {
             subject: claims.sub,
@@ -191,7 +205,9 @@ impl Verifier {
         let due = {
             let cache = self.cache.read().await;
             if let Some(key) = cache.keys.get(kid)
-                && cache.fetched_at.is_some_and(|at| at.elapsed() < self.refresh_interval)
+                && cache
+                    .fetched_at
+                    .is_some_and(|at| at.elapsed() < self.refresh_interval)
             {
                 return Ok(key.clone());
             }

@@ -100,7 +100,10 @@ async fn a_valid_token_becomes_a_principal_and_unknown_roles_are_dropped() {
         .await
         .expect("valid");
     assert_eq!(principal.subject, "users/alice");
-    assert_eq!(principal.session_id.as_deref(), Some("users/alice/sessions/s1"));
+    assert_eq!(
+        principal.session_id.as_deref(),
+        Some("users/alice/sessions/s1")
+    );
     assert_eq!(principal.roles, vec![Role::Editor]);
 }
 
@@ -108,17 +111,27 @@ async fn a_valid_token_becomes_a_principal_and_unknown_roles_are_dropped() {
 async fn header_checks_run_before_the_signature() {
     let key = test_key("k1");
     let (_, verifier) = verifier_with(vec![key.jwk.clone()]);
-    let message = rejection(&verifier, &sign(&key, &claims(), |h| h.typ = Some("JWT".into()))).await;
+    let message = rejection(
+        &verifier,
+        &sign(&key, &claims(), |h| h.typ = Some("JWT".into())),
+    )
+    .await;
     assert!(message.contains("typ"), "{message}");
     let message = rejection(&verifier, &sign(&key, &claims(), |h| h.kid = None)).await;
     assert!(message.contains("kid"), "{message}");
     let message = rejection(
         &verifier,
-        &sign(&key, &claims(), |h| h.jku = Some("https://evil.example/jwks".into())),
+        &sign(&key, &claims(), |h| {
+            h.jku = Some("https://evil.example/jwks".into())
+        }),
     )
     .await;
     assert!(message.contains("key reference"), "{message}");
-    let message = rejection(&verifier, &sign(&key, &claims(), |h| h.x5u = Some("https://e".into()))).await;
+    let message = rejection(
+        &verifier,
+        &sign(&key, &claims(), |h| h.x5u = Some("https://e".into())),
+    )
+    .await;
     assert!(message.contains("key reference"), "{message}");
     let message = rejection(&verifier, "not.a.token").await;
     assert!(message.contains("malformed"), "{message}");
@@ -139,13 +152,24 @@ async fn time_claims_are_checked_with_at_most_sixty_seconds_leeway() {
     let (_, verifier) = verifier_with(vec![key.jwk.clone()]);
     let mut expired = claims();
     expired.exp = now() - 61;
-    assert!(rejection(&verifier, &sign(&key, &expired, |_| {})).await.contains("expired"));
+    assert!(
+        rejection(&verifier, &sign(&key, &expired, |_| {}))
+            .await
+            .contains("expired")
+    );
     let mut barely = claims();
     barely.exp = now() - 30;
-    verifier.verify(&sign(&key, &barely, |_| {})).await.expect("within leeway");
+    verifier
+        .verify(&sign(&key, &barely, |_| {}))
+        .await
+        .expect("within leeway");
     let mut future = claims();
     future.nbf = now() + 120;
-    assert!(rejection(&verifier, &sign(&key, &future, |_| {})).await.contains("not valid yet"));
+    assert!(
+        rejection(&verifier, &sign(&key, &future, |_| {}))
+            .await
+            .contains("not valid yet")
+    );
 }
 
 #[tokio::test]
@@ -154,14 +178,26 @@ async fn issuer_audience_and_signature_are_checked() {
     let (_, verifier) = verifier_with(vec![key.jwk.clone()]);
     let mut wrong_issuer = claims();
     wrong_issuer.iss = "someone-else".into();
-    assert!(rejection(&verifier, &sign(&key, &wrong_issuer, |_| {})).await.contains("issuer"));
+    assert!(
+        rejection(&verifier, &sign(&key, &wrong_issuer, |_| {}))
+            .await
+            .contains("issuer")
+    );
     let mut wrong_audience = claims();
     wrong_audience.aud = "other-api".into();
-    assert!(rejection(&verifier, &sign(&key, &wrong_audience, |_| {})).await.contains("audience"));
+    assert!(
+        rejection(&verifier, &sign(&key, &wrong_audience, |_| {}))
+            .await
+            .contains("audience")
+    );
 
     // Same kid, different private key: a forged signature.
     let impostor = test_key("k1");
-    assert!(rejection(&verifier, &sign(&impostor, &claims(), |_| {})).await.contains("signature"));
+    assert!(
+        rejection(&verifier, &sign(&impostor, &claims(), |_| {}))
+            .await
+            .contains("signature")
+    );
 }
 
 #[tokio::test]
@@ -186,7 +222,10 @@ async fn an_unknown_kid_refetches_at_most_once_per_interval() {
     let old = test_key("old");
     let new = test_key("new");
     let (source, verifier) = verifier_with(vec![old.jwk.clone()]);
-    verifier.verify(&sign(&old, &claims(), |_| {})).await.expect("old key");
+    verifier
+        .verify(&sign(&old, &claims(), |_| {}))
+        .await
+        .expect("old key");
     assert_eq!(source.fetches.load(Ordering::SeqCst), 1);
 
     // A rotated key published after our fetch: the unknown kid is rejected without hammering the
@@ -198,8 +237,16 @@ async fn an_unknown_kid_refetches_at_most_once_per_interval() {
     assert_eq!(source.fetches.load(Ordering::SeqCst), 1);
 
     // …and accepted once the interval has passed.
-    let quick = Verifier::new(source.clone(), DEFAULT_ISSUER, DEFAULT_AUDIENCE, Duration::ZERO);
-    quick.verify(&sign(&new, &claims(), |_| {})).await.expect("new key after refresh");
+    let quick = Verifier::new(
+        source.clone(),
+        DEFAULT_ISSUER,
+        DEFAULT_AUDIENCE,
+        Duration::ZERO,
+    );
+    quick
+        .verify(&sign(&new, &claims(), |_| {}))
+        .await
+        .expect("new key after refresh");
 }
 
 struct DownSource;
@@ -214,7 +261,15 @@ impl JwksSource for DownSource {
 #[tokio::test]
 async fn no_keys_at_all_is_unavailable_not_unauthenticated() {
     let key = test_key("k1");
-    let verifier = Verifier::new(Arc::new(DownSource), DEFAULT_ISSUER, DEFAULT_AUDIENCE, Duration::from_secs(60));
-    let error = verifier.verify(&sign(&key, &claims(), |_| {})).await.expect_err("down");
+    let verifier = Verifier::new(
+        Arc::new(DownSource),
+        DEFAULT_ISSUER,
+        DEFAULT_AUDIENCE,
+        Duration::from_secs(60),
+    );
+    let error = verifier
+        .verify(&sign(&key, &claims(), |_| {}))
+        .await
+        .expect_err("down");
     assert_eq!(error.kind(), crate::ErrorKind::Unavailable);
 }

@@ -19,3 +19,7 @@ pub fn migrations() -> pake_runtime::db::Migrations {
 }
 pub mod normalize;
 pub mod password;
+pub mod roles;
+pub mod service_tokens;
+pub mod store;
+pub mod tokens;

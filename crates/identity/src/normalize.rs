@@ -111,8 +111,14 @@ pub fn email(input: &str) -> Result<Normalized, Refusal> {
     let domain_ok = domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && domain.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '-'));
-    if local.is_empty() || local.contains('@') || local.chars().any(char::is_whitespace) || !domain_ok {
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-'));
+    if local.is_empty()
+        || local.contains('@')
+        || local.chars().any(char::is_whitespace)
+        || !domain_ok
+    {
         return Err(Refusal::NotEmail);
     }
     let key = key_of(&display);
@@ -148,7 +154,10 @@ mod tests {
         assert_eq!(username("ad\u{200B}min"), Err(Refusal::Invisible(0x200B)));
         assert_eq!(username("admin\u{202E}"), Err(Refusal::Invisible(0x202E)));
         assert_eq!(username("\u{FEFF}admin"), Err(Refusal::Invisible(0xFEFF)));
-        assert!(matches!(username("ad\u{00AD}min"), Err(Refusal::Invisible(_))));
+        assert!(matches!(
+            username("ad\u{00AD}min"),
+            Err(Refusal::Invisible(_))
+        ));
     }
 
     #[test]
@@ -171,7 +180,10 @@ mod tests {
 
     #[test]
     fn emails_are_case_folded_and_checked() {
-        assert_eq!(email("Alice@Example.ORG").expect("valid").key, "alice@example.org");
+        assert_eq!(
+            email("Alice@Example.ORG").expect("valid").key,
+            "alice@example.org"
+        );
         assert_eq!(email("alice"), Err(Refusal::NotEmail));
         assert_eq!(email("alice@localhost"), Err(Refusal::NotEmail));
         assert_eq!(email("@example.org"), Err(Refusal::NotEmail));

@@ -47,11 +47,10 @@ pub fn check_new_password(password: &str, field: &str, context: &[&str]) -> Resu
             .feedback()
             .and_then(|feedback| feedback.warning().map(|w| w.to_string()))
             .unwrap_or_else(|| "add more words or characters".to_owned());
-        return Err(Error::invalid_field(
-            field,
-            format!("is too easy to guess ({hint})"),
-        )
-        .with_reason("WEAK_PASSWORD"));
+        return Err(
+            Error::invalid_field(field, format!("is too easy to guess ({hint})"))
+                .with_reason("WEAK_PASSWORD"),
+        );
     }
     Ok(())
 }
@@ -140,7 +139,10 @@ impl Hasher {
                 Some(p) => argon(p),
                 None => argon(&params),
             };
-            if verifier.verify_password(password.as_bytes(), &parsed).is_err() {
+            if verifier
+                .verify_password(password.as_bytes(), &parsed)
+                .is_err()
+            {
                 return Ok(Verification::Mismatch);
             }
             let current = parsed.algorithm.as_str() == "argon2id"
@@ -193,14 +195,13 @@ impl Hasher {
                 permit.map_err(|e| Error::internal(e.to_string()))?
             }
         };
-        let result = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let result = work();
             drop(permit);
             result
         })
         .await
-        .map_err(|e| Error::internal(e.to_string()))?;
-        result
+        .map_err(|e| Error::internal(e.to_string()))?
     }
 }
 
@@ -221,17 +222,34 @@ mod tests {
         let h = hasher(4);
         let phc = h.hash("correct horse battery".into()).await.expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert_eq!(h.verify("correct horse battery".into(), phc.clone()).await.expect("v"), Verification::Match);
-        assert_eq!(h.verify("wrong".into(), phc).await.expect("v"), Verification::Mismatch);
+        assert_eq!(
+            h.verify("correct horse battery".into(), phc.clone())
+                .await
+                .expect("v"),
+            Verification::Match
+        );
+        assert_eq!(
+            h.verify("wrong".into(), phc).await.expect("v"),
+            Verification::Mismatch
+        );
     }
 
     #[tokio::test]
     async fn changed_parameters_rehash_on_a_successful_verify() {
         let old = Hasher::new(19456, 2, 1, 4).expect("old");
-        let phc = old.hash("correct horse battery".into()).await.expect("hash");
+        let phc = old
+            .hash("correct horse battery".into())
+            .await
+            .expect("hash");
         let new = Hasher::new(19456, 3, 1, 4).expect("new");
-        match new.verify("correct horse battery".into(), phc).await.expect("v") {
-            Verification::MatchRehashed(rehashed) => assert!(rehashed.contains("t=3"), "{rehashed}"),
+        match new
+            .verify("correct horse battery".into(), phc)
+            .await
+            .expect("v")
+        {
+            Verification::MatchRehashed(rehashed) => {
+                assert!(rehashed.contains("t=3"), "{rehashed}")
+            }
             other => panic!("expected a rehash, got {other:?}"),
         }
     }
@@ -266,13 +284,23 @@ mod tests {
     #[test]
     fn password_rules_name_the_field() {
         let short = check_new_password("short", "password", &[]).expect_err("short");
-        assert!(short.to_string().starts_with("password: must be at least 12 bytes"), "{short}");
+        assert!(
+            short
+                .to_string()
+                .starts_with("password: must be at least 12 bytes"),
+            "{short}"
+        );
         let long = check_new_password(&"x".repeat(1025), "new_password", &[]).expect_err("long");
-        assert!(long.to_string().starts_with("new_password: must be at most 1024 bytes"));
+        assert!(
+            long.to_string()
+                .starts_with("new_password: must be at most 1024 bytes")
+        );
         let weak = check_new_password("password1234", "password", &[]).expect_err("weak");
         assert!(weak.to_string().contains("too easy to guess"), "{weak}");
-        let personal = check_new_password("aliceliddell1", "password", &["aliceliddell"]).expect_err("personal");
+        let personal = check_new_password("aliceliddell1", "password", &["aliceliddell"])
+            .expect_err("personal");
         assert_eq!(personal.reason(), "WEAK_PASSWORD");
-        check_new_password("correct horse battery staple 42!", "password", &["alice"]).expect("strong");
+        check_new_password("correct horse battery staple 42!", "password", &["alice"])
+            .expect("strong");
     }
 }

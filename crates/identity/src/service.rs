@@ -1,22 +1,60 @@
 //! The gRPC adapter of the identity service. Methods not implemented yet answer UNIMPLEMENTED
 //! through the generated default bodies and are listed in `UNIMPLEMENTED.md`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use pake_api::identity::identity_service_server::{self, IdentityServiceServer};
-use pake_api::identity::{GetJwksRequest, GetJwksResponse, JsonWebKey};
+use pake_api::identity::{
+    CreateSessionRequest, CreateSessionResponse, CreateUserRequest, GetJwksRequest,
+    GetJwksResponse, GetUserRequest, JsonWebKey, RefreshSessionRequest, RefreshSessionResponse,
+    Session, User,
+};
+use pake_core::Error;
+use pake_core::auth::{Caller, Role};
+use pake_core::config::{IdentityConfig, RegistrationPolicy};
+use pake_runtime::auth::caller;
+use pake_runtime::db::{now_micros, timestamp};
 use tonic::{Request, Response, Status};
 
+use crate::password::{Hasher, Verification, check_new_password};
 use crate::signing_key::SigningKey;
+use crate::store::{IdentityStore, RefreshOutcome, SessionRecord, UserRecord};
+use crate::tokens::{Signer, hash_refresh_token, new_refresh_token};
+use crate::{normalize, roles};
 
-/// `pake.identity.v1.IdentityService`.
+/// How long a `request_id` deduplicates a CreateUser.
+const REQUEST_ID_WINDOW: Duration = Duration::from_secs(24 * 3600);
+const MAX_REQUEST_ID_BYTES: usize = 64;
+const MAX_DISPLAY_NAME_BYTES: usize = 256;
+const INVALID_CREDENTIALS: &str = "invalid username or password";
+
+/// Everything the identity service needs, built by the composition root.
 #[derive(Clone, Debug)]
 pub struct IdentityService {
+    store: Arc<dyn IdentityStore>,
+    hasher: Hasher,
+    signer: Signer,
     signing_key: SigningKey,
+    config: IdentityConfig,
 }
 
 impl IdentityService {
-    /// A service signing with `signing_key`.
-    pub fn new(signing_key: SigningKey) -> Self {
-        IdentityService { signing_key }
+    /// A service over `store`, signing with `signing_key`.
+    pub fn new(
+        store: Arc<dyn IdentityStore>,
+        hasher: Hasher,
+        signer: Signer,
+        signing_key: SigningKey,
+        config: IdentityConfig,
+    ) -> Self {
+        IdentityService {
+            store,
+            hasher,
+            signer,
+            signing_key,
+            config,
+        }
     }
 
     /// The tonic server for this service.
@@ -35,10 +73,405 @@ impl IdentityService {
             r#use: "sig".to_owned(),
         }]
     }
+
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        client_address: &str,
+        request: CreateUserRequest,
+    ) -> Result<User, Error> {
+        let principal = match caller {
+            Caller::Authenticated(principal) => Some(principal),
+            Caller::Anonymous => None,
+        };
+        let is_admin = principal.is_some_and(|p| p.is_admin());
+        if self.config.registration == RegistrationPolicy::Closed && !is_admin {
+            return Err(match principal {
+                None => Error::unauthenticated("registration is closed; an admin creates users")
+                    .with_reason("REGISTRATION_CLOSED"),
+                Some(_) => {
+                    Error::permission_denied("registration is closed; an admin creates users")
+                        .with_reason("ADMIN_REQUIRED")
+                }
+            });
+        }
+        let user = request
+            .user
+            .ok_or_else(|| Error::invalid_field("user", "is required"))?;
+        if (!user.roles.is_empty() || user.disabled) && !is_admin {
+            let message = "user.roles: only admins set roles or disabled";
+            return Err(match principal {
+                None => Error::unauthenticated(message),
+                Some(_) => Error::permission_denied(message),
+            }
+            .with_reason("ADMIN_REQUIRED"));
+        }
+        if request.request_id.len() > MAX_REQUEST_ID_BYTES {
+            return Err(Error::invalid_field(
+                "request_id",
+                "must be at most 64 bytes",
+            ));
+        }
+        let caller_key = match principal {
+            Some(principal) => principal.subject.clone(),
+            None => format!("address:{client_address}"),
+        };
+        let now = now_micros();
+        if !request.request_id.is_empty() {
+            let since = now - REQUEST_ID_WINDOW.as_micros() as i64;
+            if let Some(existing) = self
+                .store
+                .user_by_request(&caller_key, &request.request_id, since)
+                .await?
+            {
+                return Ok(user_to_proto(&existing));
+            }
+        }
+
+        let username = normalize::username(&user.username)
+            .map_err(|refusal| Error::invalid_field("user.username", refusal.to_string()))?;
+        let email = if user.email.is_empty() {
+            None
+        } else {
+            Some(
+                normalize::email(&user.email)
+                    .map_err(|refusal| Error::invalid_field("user.email", refusal.to_string()))?,
+            )
+        };
+        if user.display_name.len() > MAX_DISPLAY_NAME_BYTES {
+            return Err(Error::invalid_field(
+                "user.display_name",
+                "must be at most 256 bytes",
+            ));
+        }
+        if user.display_name.chars().any(char::is_control) {
+            return Err(Error::invalid_field(
+                "user.display_name",
+                "must not contain control characters",
+            ));
+        }
+        let granted = if user.roles.is_empty() {
+            vec![Role::parse(&self.config.default_role).unwrap_or(Role::Editor)]
+        } else {
+            roles::from_proto(&user.roles)?
+        };
+        let service_account = granted.contains(&Role::Service);
+        let user_id = if request.user_id.is_empty() {
+            uuid::Uuid::now_v7().to_string()
+        } else {
+            validate_user_id(&request.user_id)?;
+            request.user_id.clone()
+        };
+        let password_hash = if service_account {
+            if !request.password.is_empty() {
+                return Err(Error::invalid_field(
+                    "password",
+                    "must be empty for a service account (it signs in with API keys)",
+                ));
+            }
+            String::new()
+        } else {
+            let mut context = vec![username.key.as_str(), user.display_name.as_str()];
+            if let Some(email) = &email {
+                context.push(email.key.as_str());
+            }
+            check_new_password(&request.password, "password", &context)?;
+            self.hasher.hash(request.password).await?
+        };
+        let record = UserRecord {
+            id: user_id,
+            username: username.key.clone(),
+            username_key: username.key,
+            email: email.as_ref().map(|e| e.key.clone()),
+            email_key: email.map(|e| e.key),
+            display_name: user.display_name,
+            roles: roles::to_column(&granted),
+            disabled: user.disabled,
+            service_account,
+            password_hash,
+            password_update_time: now,
+            last_sign_in_time: None,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        };
+        let request_key = (!request.request_id.is_empty())
+            .then_some((caller_key.as_str(), request.request_id.as_str()));
+        self.store.insert_user(&record, request_key).await?;
+        tracing::info!(user = %record.resource_name(), "user created");
+        Ok(user_to_proto(&record))
+    }
+
+    async fn sign_in(
+        &self,
+        client_address: &str,
+        user_agent: &str,
+        request: CreateSessionRequest,
+    ) -> Result<CreateSessionResponse, Error> {
+        if request.username.trim().is_empty() {
+            return Err(Error::invalid_field("username", "is required"));
+        }
+        if request.password.is_empty() {
+            return Err(Error::invalid_field("password", "is required"));
+        }
+        if request.password.len() > crate::password::MAX_PASSWORD_BYTES {
+            return Err(invalid_credentials());
+        }
+        let key = if request.username.contains('@') {
+            normalize::email(&request.username).map(|n| n.key)
+        } else {
+            normalize::username(&request.username).map(|n| n.key)
+        };
+        let user = match key {
+            Ok(key) => self.store.user_by_login(&key).await?,
+            Err(_) => None,
+        };
+        let Some(user) = user.filter(|u| !u.disabled && !u.service_account) else {
+            // Same cost as a wrong password: exactly one verification at the same parameters.
+            self.hasher.verify_dummy(request.password).await?;
+            return Err(invalid_credentials());
+        };
+        let rehashed = match self
+            .hasher
+            .verify(request.password, user.password_hash.clone())
+            .await?
+        {
+            Verification::Mismatch => return Err(invalid_credentials()),
+            Verification::Match => None,
+            Verification::MatchRehashed(hash) => Some(hash),
+        };
+        let now = now_micros();
+        self.store
+            .record_sign_in(&user.id, now, rehashed.as_deref())
+            .await?;
+        let (refresh_token, refresh_hash) = new_refresh_token();
+        let session = SessionRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            refresh_generation: 1,
+            client_address: client_address.to_owned(),
+            user_agent: user_agent.chars().take(256).collect(),
+            create_time: now,
+            last_refresh_time: now,
+            expire_time: now + (self.config.session_ttl_days as i64) * 86_400_000_000,
+            revoke_time: None,
+        };
+        self.store.insert_session(&session, &refresh_hash).await?;
+        let access = self.signer.access_token(
+            &user.resource_name(),
+            &session.resource_name(),
+            &user.role_list(),
+        )?;
+        tracing::info!(user = %user.resource_name(), session = %session.id, "signed in");
+        Ok(CreateSessionResponse {
+            access_token: access.token,
+            access_token_expire_time: Some(access.expire_time.into()),
+            refresh_token,
+            refresh_token_expire_time: Some(timestamp(session.expire_time)),
+            token_type: "Bearer".to_owned(),
+            session: Some(session_to_proto(&session, true)),
+        })
+    }
+
+    async fn refresh(
+        &self,
+        request: RefreshSessionRequest,
+    ) -> Result<RefreshSessionResponse, Error> {
+        if request.refresh_token.is_empty() {
+            return Err(Error::invalid_field("refresh_token", "is required"));
+        }
+        let invalid =
+            || Error::unauthenticated("invalid refresh token").with_reason("INVALID_REFRESH_TOKEN");
+        if request.refresh_token.len() > 256 {
+            return Err(invalid());
+        }
+        let presented = hash_refresh_token(&request.refresh_token);
+        let (refresh_token, replacement) = new_refresh_token();
+        let now = now_micros();
+        let session = match self
+            .store
+            .rotate_refresh_token(&presented, &replacement, now)
+            .await?
+        {
+            RefreshOutcome::Rotated(session) => session,
+            RefreshOutcome::Replayed { session_id } => {
+                tracing::warn!(session = %session_id, "refresh token replayed; session revoked");
+                return Err(invalid());
+            }
+            RefreshOutcome::Rejected => return Err(invalid()),
+        };
+        let user = self
+            .store
+            .user_by_id(&session.user_id)
+            .await?
+            .filter(|user| !user.disabled)
+            .ok_or_else(invalid)?;
+        let access = self.signer.access_token(
+            &user.resource_name(),
+            &session.resource_name(),
+            &user.role_list(),
+        )?;
+        Ok(RefreshSessionResponse {
+            access_token: access.token,
+            access_token_expire_time: Some(access.expire_time.into()),
+            refresh_token,
+            refresh_token_expire_time: Some(timestamp(session.expire_time)),
+            token_type: "Bearer".to_owned(),
+            session: Some(session_to_proto(&session, true)),
+        })
+    }
+
+    async fn get_user(&self, caller: &Caller, name: &str) -> Result<User, Error> {
+        let principal = match caller {
+            Caller::Authenticated(principal) => principal,
+            Caller::Anonymous => return Err(Error::unauthenticated("authorization: required")),
+        };
+        let id = parse_user_name(name, "name")?;
+        let id = if id == "me" {
+            principal
+                .subject
+                .strip_prefix("users/")
+                .ok_or_else(|| Error::not_found(name))?
+                .to_owned()
+        } else {
+            id.to_owned()
+        };
+        let own = principal.subject == format!("users/{id}");
+        if !own && !principal.is_admin() {
+            return Err(Error::not_found(name).with_reason("USER_NOT_FOUND"));
+        }
+        let user = self
+            .store
+            .user_by_id(&id)
+            .await?
+            .ok_or_else(|| Error::not_found(name).with_reason("USER_NOT_FOUND"))?;
+        Ok(user_to_proto(&user))
+    }
+}
+
+fn invalid_credentials() -> Error {
+    Error::unauthenticated(INVALID_CREDENTIALS).with_reason("INVALID_CREDENTIALS")
+}
+
+fn parse_user_name<'a>(name: &'a str, field: &str) -> Result<&'a str, Error> {
+    match name.strip_prefix("users/") {
+        Some(id) if !id.is_empty() && !id.contains('/') && id.len() <= 122 => Ok(id),
+        _ => Err(Error::invalid_field(
+            field,
+            "must be users/{user} or users/me",
+        )),
+    }
+}
+
+fn validate_user_id(id: &str) -> Result<(), Error> {
+    let valid = (1..=63).contains(&id.len())
+        && id != "me"
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && !id.ends_with('-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid_field(
+            "user_id",
+            "must be 1 to 63 characters matching [a-z]([a-z0-9-]*[a-z0-9])? and not `me`",
+        ))
+    }
+}
+
+fn user_to_proto(user: &UserRecord) -> User {
+    use pake_api::identity::user::State;
+    User {
+        name: user.resource_name(),
+        username: user.username.clone(),
+        email: user.email.clone().unwrap_or_default(),
+        display_name: user.display_name.clone(),
+        roles: roles::to_proto(&user.role_list()),
+        state: if user.disabled {
+            State::Disabled as i32
+        } else {
+            State::Active as i32
+        },
+        disabled: user.disabled,
+        service_account: user.service_account,
+        lockout_expire_time: None,
+        password_update_time: Some(timestamp(user.password_update_time)),
+        last_sign_in_time: user.last_sign_in_time.map(timestamp),
+        create_time: Some(timestamp(user.create_time)),
+        update_time: Some(timestamp(user.update_time)),
+        etag: format!("\"{}\"", user.revision),
+    }
+}
+
+fn session_to_proto(session: &SessionRecord, current: bool) -> Session {
+    Session {
+        name: session.resource_name(),
+        create_time: Some(timestamp(session.create_time)),
+        refresh_time: Some(timestamp(session.last_refresh_time)),
+        expire_time: Some(timestamp(session.expire_time)),
+        client_address: session.client_address.clone(),
+        user_agent: session.user_agent.clone(),
+        current,
+    }
+}
+
+fn client_address<T>(request: &Request<T>) -> String {
+    request
+        .remote_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_default()
+}
+
+fn user_agent<T>(request: &Request<T>) -> String {
+    request
+        .metadata()
+        .get("user-agent")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tonic::async_trait]
 impl identity_service_server::IdentityService for IdentityService {
+    async fn create_user(
+        &self,
+        request: Request<CreateUserRequest>,
+    ) -> Result<Response<User>, Status> {
+        let caller = caller(&request);
+        let address = client_address(&request);
+        let user = self
+            .create_user(&caller, &address, request.into_inner())
+            .await?;
+        Ok(Response::new(user))
+    }
+
+    async fn get_user(&self, request: Request<GetUserRequest>) -> Result<Response<User>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.get_user(&caller, &request.get_ref().name).await?,
+        ))
+    }
+
+    async fn create_session(
+        &self,
+        request: Request<CreateSessionRequest>,
+    ) -> Result<Response<CreateSessionResponse>, Status> {
+        let address = client_address(&request);
+        let agent = user_agent(&request);
+        Ok(Response::new(
+            self.sign_in(&address, &agent, request.into_inner()).await?,
+        ))
+    }
+
+    async fn refresh_session(
+        &self,
+        request: Request<RefreshSessionRequest>,
+    ) -> Result<Response<RefreshSessionResponse>, Status> {
+        Ok(Response::new(self.refresh(request.into_inner()).await?))
+    }
+
     async fn get_jwks(
         &self,
         _request: Request<GetJwksRequest>,

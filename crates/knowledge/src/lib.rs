@@ -4,7 +4,11 @@
 //! Owns the knowledge tables and the change feed. Depends on `pake-core`, `pake-runtime` and
 //! `pake-api`; never on another service crate.
 
+pub mod feed;
+pub mod model;
 pub mod service;
+pub mod store;
+mod watch;
 
 pub use service::KnowledgeService;
 

@@ -1,27 +1,310 @@
 //! The gRPC adapter of the knowledge service. Methods not implemented yet answer UNIMPLEMENTED
 //! through the generated default bodies and are listed in `UNIMPLEMENTED.md`.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pake_api::knowledge::knowledge_service_server::{self, KnowledgeServiceServer};
-use pake_runtime::db::Database;
+use pake_api::knowledge::{
+    CreateItemRequest, GetItemRequest, Item, ItemEvent, ListItemsRequest, ListItemsResponse,
+    WatchItemsRequest,
+};
+use pake_core::Error;
+use pake_core::auth::Caller;
+use pake_runtime::Shutdown;
+use pake_runtime::auth::{caller, principal};
+use pake_runtime::db::{now_micros, timestamp};
+use serde::{Deserialize, Serialize};
+use tonic::{Request, Response, Status};
+
+use crate::feed::FeedSignal;
+use crate::model::{self, can_read, item_id_from_name, limits, valid_item_id};
+use crate::store::{Created, ItemStore, ListPosition, ReadScope};
+
+const DEFAULT_PAGE_SIZE: i32 = 50;
+const MAX_PAGE_SIZE: i32 = 1000;
+const REQUEST_ID_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// `pake.knowledge.v1.KnowledgeService`.
 #[derive(Clone, Debug)]
 pub struct KnowledgeService {
-    #[allow(dead_code)]
-    database: Database,
+    pub(crate) store: Arc<dyn ItemStore>,
+    pub(crate) feed: FeedSignal,
+    pub(crate) shutdown: Shutdown,
 }
 
 impl KnowledgeService {
-    /// A service storing items in `database`.
-    pub fn new(database: Database) -> Self {
-        KnowledgeService { database }
+    /// A service over `store`; open feed streams end when `shutdown` fires.
+    pub fn new(store: Arc<dyn ItemStore>, shutdown: Shutdown) -> Self {
+        KnowledgeService {
+            store,
+            feed: FeedSignal::default(),
+            shutdown,
+        }
     }
 
     /// The tonic server for this service.
     pub fn into_server(self) -> KnowledgeServiceServer<Self> {
         KnowledgeServiceServer::new(self)
     }
+
+    async fn create_item(
+        &self,
+        caller: &Caller,
+        request: CreateItemRequest,
+    ) -> Result<Item, Error> {
+        let principal = match caller {
+            Caller::Authenticated(principal) => principal,
+            Caller::Anonymous => return Err(Error::unauthenticated("authorization: required")),
+        };
+        if !principal.can_create_items() {
+            return Err(Error::permission_denied(
+                "creating items needs the editor or admin role",
+            ));
+        }
+        if request.request_id.len() > limits::REQUEST_ID {
+            return Err(Error::invalid_field(
+                "request_id",
+                "must be at most 64 bytes",
+            ));
+        }
+        let id = if request.item_id.is_empty() {
+            uuid::Uuid::now_v7().to_string()
+        } else if valid_item_id(&request.item_id) {
+            request.item_id.clone()
+        } else {
+            return Err(Error::invalid_field(
+                "item_id",
+                "must be 1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+            ));
+        };
+        let mut item = request
+            .item
+            .ok_or_else(|| Error::invalid_field("item", "is required"))?;
+        model::validate_and_complete(&mut item)?;
+        for (index, link) in item.links.iter().enumerate() {
+            let target_id = item_id_from_name(link, &format!("item.links[{index}]"))?;
+            let readable = self
+                .store
+                .get(target_id)
+                .await?
+                .is_some_and(|target| can_read(caller, &target.owner, target.visibility()));
+            if !readable {
+                return Err(Error::invalid_field(
+                    format!("item.links[{index}]"),
+                    "is not an item you can read",
+                ));
+            }
+        }
+        let now = now_micros();
+        item.name = format!("items/{id}");
+        item.owner = principal.subject.clone();
+        item.create_time = Some(timestamp(now));
+        item.update_time = Some(timestamp(now));
+        item.delete_time = None;
+        item.expire_time = None;
+        item.human_notes = String::new();
+        item.derived_links = Vec::new();
+        item.etag = etag(1);
+        item.revision_id = "1".to_owned();
+        let since = now - REQUEST_ID_WINDOW.as_micros() as i64;
+        let request_key = (!request.request_id.is_empty()).then_some((
+            principal.subject.as_str(),
+            request.request_id.as_str(),
+            since,
+        ));
+        match self
+            .store
+            .create(item, &principal.subject, request_key)
+            .await?
+        {
+            Created::New(item) => {
+                if let Ok(position) = crate::feed::decode_cursor(&item.feed_cursor, "feed_cursor") {
+                    self.feed.notify(position);
+                }
+                Ok(item)
+            }
+            Created::Replayed(item) => Ok(item),
+        }
+    }
+
+    async fn get_item(&self, caller: &Caller, name: &str) -> Result<Item, Error> {
+        let id = item_id_from_name(name, "name")?;
+        let item = self
+            .store
+            .get(id)
+            .await?
+            .filter(|item| can_read(caller, &item.owner, item.visibility()))
+            .ok_or_else(|| Error::not_found(name).with_reason("ITEM_NOT_FOUND"))?;
+        Ok(item)
+    }
+
+    async fn list_items(
+        &self,
+        caller: &Caller,
+        request: ListItemsRequest,
+    ) -> Result<ListItemsResponse, Error> {
+        if request.page_size < 0 {
+            return Err(Error::invalid_field("page_size", "must not be negative"));
+        }
+        if !request.filter.is_empty() {
+            return Err(Error::invalid_field(
+                "filter",
+                "filtering is not supported yet; leave it empty",
+            ));
+        }
+        let order = request.order_by.trim();
+        if !(order.is_empty() || order == "update_time desc") {
+            return Err(Error::invalid_field(
+                "order_by",
+                "only `update_time desc` is supported yet",
+            ));
+        }
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size => size.min(MAX_PAGE_SIZE),
+        };
+        let caller_key = match caller {
+            Caller::Authenticated(principal) => principal.subject.clone(),
+            Caller::Anonymous => String::new(),
+        };
+        let binding = PageBinding {
+            caller: caller_key,
+            filter: request.filter.clone(),
+            order_by: order.to_owned(),
+            show_deleted: request.show_deleted,
+        };
+        let after = if request.page_token.is_empty() {
+            None
+        } else {
+            Some(decode_page_token(&request.page_token, &binding)?)
+        };
+        let scope = match caller {
+            Caller::Anonymous => ReadScope::Public,
+            Caller::Authenticated(principal) if principal.is_admin() || principal.is_service() => {
+                ReadScope::All
+            }
+            Caller::Authenticated(principal) => ReadScope::User(principal.subject.clone()),
+        };
+        let mut items = self
+            .store
+            .list(
+                &scope,
+                request.show_deleted,
+                after.as_ref(),
+                i64::from(page_size) + 1,
+            )
+            .await?;
+        let more = items.len() > page_size as usize;
+        items.truncate(page_size as usize);
+        let next_page_token = match items.last() {
+            Some(last) if more => encode_page_token(&binding, last),
+            _ => String::new(),
+        };
+        Ok(ListItemsResponse {
+            items,
+            next_page_token,
+            total_size: 0,
+        })
+    }
 }
 
+/// The etag of a revision (AIP-154).
+pub(crate) fn etag(revision: i64) -> String {
+    format!("\"{revision}\"")
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct PageBinding {
+    caller: String,
+    filter: String,
+    order_by: String,
+    show_deleted: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PageToken {
+    binding: PageBinding,
+    update_time: i64,
+    id: String,
+}
+
+fn encode_page_token(binding: &PageBinding, last: &Item) -> String {
+    let token = PageToken {
+        binding: PageBinding {
+            caller: binding.caller.clone(),
+            filter: binding.filter.clone(),
+            order_by: binding.order_by.clone(),
+            show_deleted: binding.show_deleted,
+        },
+        update_time: last
+            .update_time
+            .as_ref()
+            .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000),
+        id: last.name.trim_start_matches("items/").to_owned(),
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
+}
+
+fn decode_page_token(token: &str, binding: &PageBinding) -> Result<ListPosition, Error> {
+    let invalid = || Error::invalid_field("page_token", "is not a token issued by ListItems");
+    if token.len() > 1024 {
+        return Err(invalid());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let token: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if &token.binding != binding {
+        return Err(Error::invalid_field(
+            "page_token",
+            "was issued for another filter, order or caller",
+        ));
+    }
+    Ok(ListPosition {
+        update_time: token.update_time,
+        id: token.id,
+    })
+}
+
+type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<ItemEvent, Status>> + Send>>;
+
 #[tonic::async_trait]
-impl knowledge_service_server::KnowledgeService for KnowledgeService {}
+impl knowledge_service_server::KnowledgeService for KnowledgeService {
+    async fn create_item(
+        &self,
+        request: Request<CreateItemRequest>,
+    ) -> Result<Response<Item>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.create_item(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_item(&self, request: Request<GetItemRequest>) -> Result<Response<Item>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.get_item(&caller, &request.get_ref().name).await?,
+        ))
+    }
+
+    async fn list_items(
+        &self,
+        request: Request<ListItemsRequest>,
+    ) -> Result<Response<ListItemsResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.list_items(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn watch_items(
+        &self,
+        request: Request<WatchItemsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let principal = principal(&request)?;
+        let stream = crate::watch::start(self.clone(), principal, request.into_inner()).await?;
+        Ok(Response::new(stream))
+    }
+}

@@ -156,8 +156,9 @@ impl GrpcJwksSource {
 #[async_trait::async_trait]
 impl JwksSource for GrpcJwksSource {
     async fn fetch(&self) -> Result<Vec<PublicJwk>, Error> {
-        let mut client =
-            pake_api::identity::identity_service_client::IdentityServiceClient::new(self.channel.clone());
+        let mut client = pake_api::identity::identity_service_client::IdentityServiceClient::new(
+            self.channel.clone(),
+        );
         let response = client
             .get_jwks(pake_api::identity::GetJwksRequest {})
             .await

@@ -170,3 +170,60 @@ impl Database {
         }
     }
 }
+
+/// Runs `$body` with `$pool` bound to the concrete pool of either backend. The body is written
+/// once and compiled for both; use only SQL both dialects accept (`$1`-style placeholders in order
+/// of appearance, no reuse of a placeholder).
+#[macro_export]
+macro_rules! with_pool {
+    ($database:expr, $pool:ident => $body:expr) => {
+        match $database {
+            $crate::db::Database::Sqlite($pool) => $body,
+            $crate::db::Database::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Starting a write transaction the right way for each backend.
+pub trait BeginWrite {
+    /// The sqlx database type.
+    type Db: sqlx::Database;
+    /// SQLite: `BEGIN IMMEDIATE` (a deferred transaction that later upgrades to a writer fails
+    /// with SQLITE_BUSY at once instead of waiting); PostgreSQL: a plain `BEGIN`.
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+    + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+/// Microseconds since the Unix epoch, the time unit of every PAKE table.
+pub fn now_micros() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Converts table microseconds to a protobuf timestamp.
+pub fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0),
+    }
+}

@@ -18,6 +18,7 @@ use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::AuthLayer;
 use crate::shutdown::Shutdown;
 
 /// Errors starting or running the gRPC server.
@@ -44,11 +45,17 @@ pub struct GrpcServer {
     service_names: Vec<&'static str>,
     shutdown: Shutdown,
     drain_timeout: Duration,
+    auth: AuthLayer,
 }
 
 impl GrpcServer {
-    /// A server with health and reflection, shutting down on `shutdown`.
-    pub fn new(shutdown: Shutdown, drain_timeout: Duration) -> Self {
+    /// A server with health and reflection, authenticating PAKE calls with `verifier`, shutting
+    /// down on `shutdown`.
+    pub fn new(
+        shutdown: Shutdown,
+        drain_timeout: Duration,
+        verifier: std::sync::Arc<pake_core::token::Verifier>,
+    ) -> Self {
         let (health, health_service) = tonic_health::server::health_reporter();
         let mut routes = RoutesBuilder::default();
         routes.add_service(health_service);
@@ -58,6 +65,7 @@ impl GrpcServer {
             service_names: Vec::new(),
             shutdown,
             drain_timeout,
+            auth: AuthLayer::new(verifier),
         }
     }
 
@@ -107,6 +115,7 @@ impl GrpcServer {
             tracing::info!("health is NOT_SERVING; no longer accepting connections");
         };
         let serve = tonic::transport::Server::builder()
+            .layer(self.auth.clone())
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop_accepting);
 

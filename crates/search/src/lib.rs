@@ -4,6 +4,8 @@
 //! Owns the index directory and its feed checkpoint. Depends on `pake-core`, `pake-runtime` and
 //! `pake-api`; never on another service crate (it reaches knowledge over gRPC only).
 
+pub mod consumer;
+pub mod index;
 pub mod service;
 
 pub use service::SearchService;

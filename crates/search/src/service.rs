@@ -1,23 +1,363 @@
 //! The gRPC adapter of the search service. Methods not implemented yet answer UNIMPLEMENTED
 //! through the generated default bodies and are listed in `UNIMPLEMENTED.md`.
 
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pake_api::search::search_service_server::{self, SearchServiceServer};
+use pake_api::search::{
+    Facet, FacetField as WireFacet, FacetValue, SearchRequest, SearchResponse, SearchResult,
+    TextRange,
+};
+use pake_core::Error;
+use pake_core::auth::Caller;
+use pake_runtime::auth::caller;
+use pake_runtime::db::timestamp;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use crate::index::{Access, FacetField, Order, Query, SearchIndex};
+
+const DEFAULT_PAGE_SIZE: i32 = 20;
+const MAX_PAGE_SIZE: i32 = 100;
+const MAX_OFFSET: usize = 10_000;
+const MAX_FRESHNESS_WAIT: Duration = Duration::from_secs(5);
 
 /// `pake.search.v1.SearchService`.
-#[derive(Clone, Debug, Default)]
-pub struct SearchService {}
+#[derive(Clone, Debug)]
+pub struct SearchService {
+    index: SearchIndex,
+    applied: watch::Receiver<String>,
+}
 
 impl SearchService {
-    /// A search service.
-    pub fn new() -> Self {
-        SearchService {}
+    /// A service answering from `index`, whose applied feed cursor is published on `applied`.
+    pub fn new(index: SearchIndex, applied: watch::Receiver<String>) -> Self {
+        SearchService { index, applied }
     }
 
     /// The tonic server for this service.
     pub fn into_server(self) -> SearchServiceServer<Self> {
         SearchServiceServer::new(self)
     }
+
+    /// Waits until the index has applied `cursor` (byte-wise order), at most `limit`.
+    async fn wait_for(&self, cursor: &str, limit: Duration) -> Result<(), Error> {
+        let mut applied = self.applied.clone();
+        let reached = tokio::time::timeout(
+            limit,
+            applied.wait_for(|current| current.as_str() >= cursor),
+        )
+        .await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Error::new(
+                pake_core::ErrorKind::Unavailable,
+                "the search index has not applied min_cursor yet; retry",
+            )
+            .with_reason("INDEX_BEHIND_CURSOR")
+            .with_retry_after(Duration::from_millis(500))),
+        }
+    }
+
+    async fn search(
+        &self,
+        caller: &Caller,
+        deadline: Option<Duration>,
+        request: SearchRequest,
+    ) -> Result<SearchResponse, Error> {
+        if request.page_size < 0 {
+            return Err(Error::invalid_field("page_size", "must not be negative"));
+        }
+        if request.facet_limit < 0 {
+            return Err(Error::invalid_field("facet_limit", "must not be negative"));
+        }
+        if request.min_cursor.len() > 64 {
+            return Err(Error::invalid_field(
+                "min_cursor",
+                "must be at most 64 bytes",
+            ));
+        }
+        if request.query.len() > crate::index::MAX_QUERY_BYTES {
+            return Err(Error::invalid_field("query", "must be at most 1024 bytes"));
+        }
+        let order = parse_order(&request.order_by)?;
+        let update_time_range = time_range(&request.update_time_range, "update_time_range")?;
+        let create_time_range = time_range(&request.create_time_range, "create_time_range")?;
+        let mut facets = Vec::new();
+        for (index, value) in request.facets.iter().enumerate() {
+            let field = match WireFacet::try_from(*value) {
+                Ok(WireFacet::Tag) => FacetField::Tag,
+                Ok(WireFacet::Kind) => FacetField::Kind,
+                Ok(WireFacet::Status) => FacetField::Status,
+                _ => {
+                    return Err(Error::invalid_field(
+                        format!("facets[{index}]"),
+                        "unknown facet field",
+                    ));
+                }
+            };
+            if facets.contains(&field) {
+                return Err(Error::invalid_field(
+                    format!("facets[{index}]"),
+                    "is repeated",
+                ));
+            }
+            facets.push(field);
+        }
+        let snippet_max_bytes = match request.snippet_options.as_ref().map_or(0, |o| o.max_length) {
+            n if n < 0 => {
+                return Err(Error::invalid_field(
+                    "snippet_options.max_length",
+                    "must not be negative",
+                ));
+            }
+            0 => 200,
+            n => (n as usize).min(1000),
+        };
+        let binding = PageBinding {
+            caller: caller_key(caller),
+            query: request.query.clone(),
+            order_by: request.order_by.clone(),
+            update_time_range,
+            create_time_range,
+        };
+        let offset = if request.page_token.is_empty() {
+            0
+        } else {
+            decode_page_token(&request.page_token, &binding)?
+        };
+        let limit = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        } as usize;
+        if !request.min_cursor.is_empty() {
+            let wait = deadline
+                .map(|d| d.saturating_sub(Duration::from_millis(50)))
+                .unwrap_or(MAX_FRESHNESS_WAIT)
+                .min(MAX_FRESHNESS_WAIT);
+            self.wait_for(&request.min_cursor, wait).await?;
+        }
+        let applied_cursor = self.applied.borrow().clone();
+        let query = Query {
+            text: request.query,
+            offset,
+            limit,
+            order,
+            update_time_range,
+            create_time_range,
+            facets,
+            facet_limit: match request.facet_limit {
+                0 => 10,
+                n => (n as usize).min(100),
+            },
+            snippet_max_bytes,
+        };
+        let access = match caller {
+            Caller::Anonymous => Access::Anonymous,
+            Caller::Authenticated(p) if p.is_service() => Access::Service,
+            Caller::Authenticated(p) => Access::User {
+                subject: p.subject.clone(),
+                admin: p.is_admin(),
+            },
+        };
+        let index = self.index.clone();
+        let page = tokio::task::spawn_blocking(move || index.search(&query, &access))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|error| match error {
+                crate::index::Error::InvalidQuery(query_error) => Error::invalid_field(
+                    "query",
+                    format!("{} (at byte {})", query_error.message, query_error.offset),
+                )
+                .with_reason("INVALID_QUERY"),
+                other => Error::internal(other.to_string()),
+            })?;
+        let next_offset = offset + page.hits.len();
+        let next_page_token = if (next_offset as u64) < page.total
+            && next_offset < MAX_OFFSET
+            && !page.hits.is_empty()
+        {
+            encode_page_token(&binding, next_offset)
+        } else {
+            String::new()
+        };
+        Ok(SearchResponse {
+            results: page.hits.into_iter().map(to_result).collect(),
+            facets: page
+                .facets
+                .into_iter()
+                .map(|facet| Facet {
+                    field: match facet.field {
+                        FacetField::Tag => WireFacet::Tag,
+                        FacetField::Kind => WireFacet::Kind,
+                        FacetField::Status => WireFacet::Status,
+                    } as i32,
+                    values: facet
+                        .values
+                        .into_iter()
+                        .map(|(value, count)| FacetValue {
+                            value,
+                            count: i32::try_from(count).unwrap_or(i32::MAX),
+                        })
+                        .collect(),
+                    distinct_value_count: i32::try_from(facet.distinct_values).unwrap_or(i32::MAX),
+                })
+                .collect(),
+            total_size: i32::try_from(page.total).unwrap_or(i32::MAX),
+            next_page_token,
+            applied_cursor,
+        })
+    }
+}
+
+fn caller_key(caller: &Caller) -> String {
+    match caller {
+        Caller::Anonymous => String::new(),
+        Caller::Authenticated(principal) => principal.subject.clone(),
+    }
+}
+
+fn parse_order(order_by: &str) -> Result<Order, Error> {
+    let normalized = order_by.split_whitespace().collect::<Vec<_>>().join(" ");
+    Ok(match normalized.as_str() {
+        "" | "score desc" => Order::Relevance,
+        "update_time desc" => Order::UpdateTimeDesc,
+        "update_time" | "update_time asc" => Order::UpdateTimeAsc,
+        "create_time desc" => Order::CreateTimeDesc,
+        "create_time" | "create_time asc" => Order::CreateTimeAsc,
+        "confidence_score desc" => Order::ConfidenceDesc,
+        "confidence_score" | "confidence_score asc" => Order::ConfidenceAsc,
+        _ => {
+            return Err(Error::invalid_field(
+                "order_by",
+                "must be one of: score desc, update_time [desc], create_time [desc], confidence_score [desc]",
+            ));
+        }
+    })
+}
+
+fn time_range(
+    range: &Option<pake_api::search::TimeRange>,
+    field: &str,
+) -> Result<(Option<i64>, Option<i64>), Error> {
+    let Some(range) = range else {
+        return Ok((None, None));
+    };
+    let micros = |t: &Option<prost_types::Timestamp>| {
+        t.as_ref().map(|t| {
+            t.seconds
+                .saturating_mul(1_000_000)
+                .saturating_add(i64::from(t.nanos) / 1000)
+        })
+    };
+    let (start, end) = (micros(&range.start_time), micros(&range.end_time));
+    if let (Some(start), Some(end)) = (start, end)
+        && start >= end
+    {
+        return Err(Error::invalid_field(
+            field,
+            "start_time must be before end_time",
+        ));
+    }
+    Ok((start, end))
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct PageBinding {
+    caller: String,
+    query: String,
+    order_by: String,
+    update_time_range: (Option<i64>, Option<i64>),
+    create_time_range: (Option<i64>, Option<i64>),
+}
+
+#[derive(Serialize, Deserialize)]
+struct PageToken {
+    binding: PageBinding,
+    offset: usize,
+}
+
+fn encode_page_token(binding: &PageBinding, offset: usize) -> String {
+    let token = serde_json::json!({ "binding": binding, "offset": offset });
+    URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+fn decode_page_token(token: &str, binding: &PageBinding) -> Result<usize, Error> {
+    let invalid = || Error::invalid_field("page_token", "is not a token issued by Search");
+    if token.len() > 1024 {
+        return Err(invalid());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let token: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if &token.binding != binding {
+        return Err(Error::invalid_field(
+            "page_token",
+            "was issued for another query, time range, order or caller",
+        ));
+    }
+    if token.offset > MAX_OFFSET {
+        return Err(invalid());
+    }
+    Ok(token.offset)
+}
+
+fn ranges(ranges: Vec<(usize, usize)>) -> Vec<TextRange> {
+    ranges
+        .into_iter()
+        .map(|(start, end)| TextRange {
+            start_offset: i32::try_from(start).unwrap_or(i32::MAX),
+            end_offset: i32::try_from(end).unwrap_or(i32::MAX),
+        })
+        .collect()
+}
+
+fn to_result(hit: crate::index::Hit) -> SearchResult {
+    SearchResult {
+        name: hit.name,
+        title: hit.title,
+        title_highlights: ranges(hit.title_highlights),
+        snippet: hit.snippet,
+        snippet_highlights: ranges(hit.snippet_highlights),
+        score: f64::from(hit.score),
+        tags: hit.tags,
+        kind: hit.kind,
+        status: hit.status,
+        confidence_score: hit.confidence_score,
+        create_time: Some(timestamp(hit.create_time_us)),
+        update_time: Some(timestamp(hit.update_time_us)),
+        owner: hit.owner,
+    }
+}
+
+/// The time left before the call's deadline (`grpc-timeout`), if the client set one.
+fn deadline<T>(request: &Request<T>) -> Option<Duration> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
 }
 
 #[tonic::async_trait]
-impl search_service_server::SearchService for SearchService {}
+impl search_service_server::SearchService for SearchService {
+    async fn search(
+        &self,
+        request: Request<SearchRequest>,
+    ) -> Result<Response<SearchResponse>, Status> {
+        let caller = caller(&request);
+        let deadline = deadline(&request);
+        Ok(Response::new(
+            self.search(&caller, deadline, request.into_inner()).await?,
+        ))
+    }
+}

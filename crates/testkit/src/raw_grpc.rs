@@ -44,13 +44,14 @@ impl Decoder for RawCodec {
     }
 }
 
-/// Calls `path` (`/package.Service/Method`) with `messages` (one for unary and server-streaming
+/// Calls `path` (`/package.Service/Method`), with `token` as bearer if given, with `messages` (one for unary and server-streaming
 /// methods; any number for client streams) and returns the final status code: OK when a first
 /// response message (or a clean end) arrived, else the error's code. Gives up waiting for a first
 /// streamed message after `first_message_timeout` and reports OK (the call was accepted).
 pub async fn call_raw(
     channel: Channel,
     path: &str,
+    token: Option<&str>,
     messages: Vec<Bytes>,
     first_message_timeout: std::time::Duration,
 ) -> tonic::Code {
@@ -59,7 +60,11 @@ pub async fn call_raw(
         panic!("channel not ready: {error}");
     }
     let path = http::uri::PathAndQuery::try_from(path.to_owned()).expect("method path");
-    let request = tonic::Request::new(tokio_stream::iter(messages));
+    let mut request = tonic::Request::new(tokio_stream::iter(messages));
+    if let Some(token) = token {
+        let value = format!("Bearer {token}").parse().expect("ascii token");
+        request.metadata_mut().insert("authorization", value);
+    }
     let response = match grpc.streaming(request, path, RawCodec).await {
         Ok(response) => response,
         Err(status) => return status.code(),

@@ -46,3 +46,12 @@ CREATE TABLE rotated_refresh_tokens (
     session_id   TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
     rotate_time  BIGINT NOT NULL
 );
+
+-- AIP-155 request ids of CreateUser: a retry returns the user created the first time.
+CREATE TABLE create_user_requests (
+    caller      TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    create_time BIGINT NOT NULL,
+    PRIMARY KEY (caller, request_id)
+);

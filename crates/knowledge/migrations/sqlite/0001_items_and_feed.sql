@@ -1,40 +1,36 @@
--- Knowledge's first schema: items, their tags, links and revisions, the change feed and
+-- Knowledge's first schema: items, their tags and links, revisions, the change feed and
 -- request-id idempotency. Times are microseconds since the Unix epoch (UTC) in both dialects.
+-- The authoritative copy of an item is the encoded pake.knowledge.v1.Item in `item`; the other
+-- columns are kept in step for filtering, ordering and access checks in SQL.
 
 CREATE TABLE items (
-    id                  TEXT PRIMARY KEY,
-    title               TEXT NOT NULL,
-    content             TEXT NOT NULL DEFAULT '',
-    -- Enum values by their lower-case name (note, draft, pending, private, ...).
-    kind                TEXT NOT NULL,
-    status              TEXT NOT NULL,
-    verification        TEXT NOT NULL,
-    human_notes         TEXT NOT NULL DEFAULT '',
-    confidence_score    REAL NOT NULL,
-    confidence_computed INTEGER NOT NULL,
-    source_uri          TEXT NOT NULL DEFAULT '',
-    summary             TEXT NOT NULL DEFAULT '',
-    -- google.protobuf.Struct as JSON.
-    metadata            TEXT NOT NULL DEFAULT '{}',
-    folder              TEXT NOT NULL,
-    folder_derived      INTEGER NOT NULL,
-    -- The owner's user id (`users/{owner_id}`).
-    owner_id            TEXT NOT NULL,
-    visibility          TEXT NOT NULL,
+    id               TEXT PRIMARY KEY,
+    -- The owner's user resource name, `users/{id}`.
+    owner            TEXT NOT NULL,
+    -- Enum values by their lower-case name (private, note, draft, pending, ...).
+    visibility       TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    verification     TEXT NOT NULL,
+    folder           TEXT NOT NULL,
+    title            TEXT NOT NULL,
+    confidence_score REAL NOT NULL,
     -- Increases by one on every write; the etag and revision_id derive from it.
-    revision            INTEGER NOT NULL,
-    create_time         INTEGER NOT NULL,
-    update_time         INTEGER NOT NULL,
-    delete_time         INTEGER,
+    revision         INTEGER NOT NULL,
+    create_time      INTEGER NOT NULL,
+    update_time      INTEGER NOT NULL,
+    delete_time      INTEGER,
     -- Feed position of the write that produced this version.
-    feed_position       INTEGER NOT NULL
+    feed_position    INTEGER NOT NULL,
+    item             BLOB NOT NULL
 );
-CREATE INDEX items_by_owner ON items (owner_id, update_time);
-CREATE INDEX items_by_update_time ON items (update_time);
+CREATE INDEX items_by_owner ON items (owner, update_time);
+CREATE INDEX items_by_update_time ON items (update_time, id);
 CREATE INDEX items_by_delete_time ON items (delete_time);
 
 CREATE TABLE item_tags (
     item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    -- Lower-cased for case-insensitive filtering; the item keeps the spelling.
     tag     TEXT NOT NULL,
     PRIMARY KEY (item_id, tag)
 );
@@ -45,16 +41,15 @@ CREATE TABLE item_links (
     source_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     target_id TEXT NOT NULL,
     link_type TEXT NOT NULL,
-    link_text TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (source_id, target_id, link_type)
+    PRIMARY KEY (source_id, link_type, target_id)
 );
 CREATE INDEX item_links_by_target ON item_links (target_id);
 
--- Every previous version of an item, as an encoded pake.knowledge.v1.Item.
+-- Every version of an item, as an encoded pake.knowledge.v1.Item.
 CREATE TABLE item_revisions (
     item_id     TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     revision    INTEGER NOT NULL,
-    author_id   TEXT NOT NULL,
+    author      TEXT NOT NULL,
     create_time INTEGER NOT NULL,
     item        BLOB NOT NULL,
     PRIMARY KEY (item_id, revision)
@@ -80,9 +75,9 @@ CREATE TABLE feed_events (
 
 -- AIP-155 request ids: a retried create returns the original item.
 CREATE TABLE create_requests (
-    caller_id   TEXT NOT NULL,
+    caller      TEXT NOT NULL,
     request_id  TEXT NOT NULL,
     item_id     TEXT NOT NULL,
     create_time INTEGER NOT NULL,
-    PRIMARY KEY (caller_id, request_id)
+    PRIMARY KEY (caller, request_id)
 );

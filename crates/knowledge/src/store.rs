@@ -1,0 +1,409 @@
+//! The knowledge store: items, their tags and links, revisions and the change feed, behind a
+//! trait with one SQL implementation that runs on SQLite and PostgreSQL.
+//!
+//! Every write is one transaction that also appends to the feed. The feed position comes from the
+//! single `feed_head` row (`UPDATE … RETURNING`), whose row lock serialises writers, so positions
+//! are gap-free and visible in commit order (ADR 3).
+
+use async_trait::async_trait;
+use pake_api::knowledge::Item;
+use pake_runtime::db::{BeginWrite, Database};
+use pake_runtime::with_pool;
+use prost::Message;
+
+use crate::feed::encode_cursor;
+use crate::model::names;
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An item with that id exists (or existed).
+    #[error("item already exists")]
+    AlreadyExists,
+    /// A stored item could not be decoded.
+    #[error("corrupt item record: {0}")]
+    Corrupt(#[from] prost::DecodeError),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<StoreError> for pake_core::Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AlreadyExists => pake_core::Error::new(
+                pake_core::ErrorKind::AlreadyExists,
+                "item_id: an item with this id already exists",
+            )
+            .with_reason("ITEM_ID_TAKEN"),
+            StoreError::Corrupt(source) => pake_core::Error::internal(source),
+            StoreError::Database(source) => {
+                pake_core::Error::unavailable("the knowledge store is unavailable", source)
+            }
+        }
+    }
+}
+
+/// Which items a reader may see, as a SQL condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadScope {
+    /// Admins and service accounts.
+    All,
+    /// Anonymous callers: public items.
+    Public,
+    /// A signed-in user: own, internal and public items.
+    User(String),
+}
+
+/// One change-feed event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedEvent {
+    /// Feed position.
+    pub position: i64,
+    /// `created`, `updated`, `deleted`, `undeleted` or `purged`.
+    pub event_type: String,
+    /// Microseconds since the epoch.
+    pub event_time: i64,
+    /// The item after the event.
+    pub item: Item,
+}
+
+/// What a create did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Created {
+    /// A new item, with its feed cursor.
+    New(Item),
+    /// A retry of an earlier request: the item it created (as it is now).
+    Replayed(Item),
+}
+
+/// Keyset position for listing by `update_time desc, id desc`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPosition {
+    /// `update_time` of the last item of the previous page.
+    pub update_time: i64,
+    /// Its id.
+    pub id: String,
+}
+
+/// Persistence of items and the feed.
+#[async_trait]
+pub trait ItemStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Creates `item` (complete: name, owner, times set). With `request` (caller, request id,
+    /// oldest time still deduplicated), a retry returns the earlier item instead.
+    async fn create(
+        &self,
+        item: Item,
+        author: &str,
+        request: Option<(&str, &str, i64)>,
+    ) -> Result<Created, StoreError>;
+    /// An item by id, deleted or not.
+    async fn get(&self, id: &str) -> Result<Option<Item>, StoreError>;
+    /// A page of items the scope may read, newest update first.
+    async fn list(
+        &self,
+        scope: &ReadScope,
+        show_deleted: bool,
+        after: Option<&ListPosition>,
+        limit: i64,
+    ) -> Result<Vec<Item>, StoreError>;
+    /// The feed head position.
+    async fn head(&self) -> Result<i64, StoreError>;
+    /// Up to `limit` events after `position`, in order.
+    async fn events_after(&self, position: i64, limit: i64) -> Result<Vec<FeedEvent>, StoreError>;
+    /// Every live item and the head position, read consistently.
+    async fn snapshot(&self) -> Result<(Vec<Item>, i64), StoreError>;
+}
+
+/// The SQL implementation for both backends.
+#[derive(Clone, Debug)]
+pub struct SqlItemStore {
+    database: Database,
+}
+
+impl SqlItemStore {
+    /// A store over an already migrated database.
+    pub fn new(database: Database) -> Self {
+        SqlItemStore { database }
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
+    Ok(Item::decode(bytes)?)
+}
+
+fn decode_all(rows: Vec<Vec<u8>>) -> Result<Vec<Item>, StoreError> {
+    rows.iter().map(|bytes| decode(bytes)).collect()
+}
+
+fn time_micros(timestamp: &Option<prost_types::Timestamp>) -> i64 {
+    timestamp
+        .as_ref()
+        .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
+}
+
+#[async_trait]
+impl ItemStore for SqlItemStore {
+    async fn create(
+        &self,
+        mut item: Item,
+        author: &str,
+        request: Option<(&str, &str, i64)>,
+    ) -> Result<Created, StoreError> {
+        let id = item.name.trim_start_matches("items/").to_owned();
+        let create_time = time_micros(&item.create_time);
+        with_pool!(&self.database, pool => {
+            let mut tx = pool.begin_write().await?;
+            if let Some((caller, request_id, since)) = request {
+                let earlier: Option<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT i.item FROM create_requests r JOIN items i ON i.id = r.item_id \
+                     WHERE r.caller = $1 AND r.request_id = $2 AND r.create_time >= $3",
+                )
+                .bind(caller)
+                .bind(request_id)
+                .bind(since)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(bytes) = earlier {
+                    return Ok(Created::Replayed(decode(&bytes)?));
+                }
+            }
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM items WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_some() {
+                return Err(StoreError::AlreadyExists);
+            }
+            // The feed head update serialises writers: from here to commit we hold its lock.
+            let position: i64 = sqlx::query_scalar(
+                "UPDATE feed_head SET position = position + 1 WHERE id = 1 RETURNING position",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            item.feed_cursor = encode_cursor(position);
+            let encoded = item.encode_to_vec();
+            let inserted = sqlx::query(
+                "INSERT INTO items (id, owner, visibility, kind, status, verification, folder, title, \
+                 confidence_score, revision, create_time, update_time, delete_time, feed_position, item) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(&id)
+            .bind(&item.owner)
+            .bind(names::visibility(item.visibility()))
+            .bind(names::kind(item.kind()))
+            .bind(names::status(item.status()))
+            .bind(names::verification(item.verification()))
+            .bind(&item.folder)
+            .bind(&item.title)
+            .bind(item.confidence_score.unwrap_or_default())
+            .bind(1_i64)
+            .bind(create_time)
+            .bind(create_time)
+            .bind(None::<i64>)
+            .bind(position)
+            .bind(&encoded)
+            .execute(&mut *tx)
+            .await;
+            if let Err(error) = inserted {
+                return Err(if is_unique_violation(&error) {
+                    StoreError::AlreadyExists
+                } else {
+                    StoreError::Database(error)
+                });
+            }
+            let mut lowered: Vec<String> = item.tags.iter().map(|tag| tag.to_lowercase()).collect();
+            lowered.dedup();
+            for tag in lowered {
+                sqlx::query("INSERT INTO item_tags (item_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(&id)
+                    .bind(tag)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for link in &item.links {
+                sqlx::query(
+                    "INSERT INTO item_links (source_id, target_id, link_type) VALUES ($1, $2, 'explicit') \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&id)
+                .bind(link.trim_start_matches("items/"))
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO item_revisions (item_id, revision, author, create_time, item) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&id)
+            .bind(1_i64)
+            .bind(author)
+            .bind(create_time)
+            .bind(&encoded)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO feed_events (position, item_id, event_type, event_time, item) \
+                 VALUES ($1, $2, 'created', $3, $4)",
+            )
+            .bind(position)
+            .bind(&id)
+            .bind(create_time)
+            .bind(&encoded)
+            .execute(&mut *tx)
+            .await?;
+            if let Some((caller, request_id, _)) = request {
+                sqlx::query(
+                    "INSERT INTO create_requests (caller, request_id, item_id, create_time) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(caller)
+                .bind(request_id)
+                .bind(&id)
+                .bind(create_time)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Created::New(item))
+        })
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        let bytes: Option<Vec<u8>> = with_pool!(&self.database, pool => {
+            sqlx::query_scalar("SELECT item FROM items WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        bytes.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    async fn list(
+        &self,
+        scope: &ReadScope,
+        show_deleted: bool,
+        after: Option<&ListPosition>,
+        limit: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        // Every value is bound; only fixed SQL fragments are concatenated.
+        let mut sql = String::from("SELECT item FROM items WHERE 1 = 1");
+        let mut next = 1;
+        let mut placeholder = || {
+            let text = format!("${next}");
+            next += 1;
+            text
+        };
+        let subject = match scope {
+            ReadScope::All => None,
+            ReadScope::Public => {
+                sql.push_str(" AND visibility = 'public'");
+                None
+            }
+            ReadScope::User(subject) => {
+                sql.push_str(&format!(
+                    " AND (owner = {} OR visibility IN ('public', 'internal'))",
+                    placeholder()
+                ));
+                Some(subject)
+            }
+        };
+        if !show_deleted {
+            sql.push_str(" AND delete_time IS NULL");
+        }
+        if after.is_some() {
+            let (time_a, time_b, id) = (placeholder(), placeholder(), placeholder());
+            sql.push_str(&format!(
+                " AND (update_time < {time_a} OR (update_time = {time_b} AND id < {id}))"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY update_time DESC, id DESC LIMIT {}",
+            placeholder()
+        ));
+        let rows: Vec<Vec<u8>> = with_pool!(&self.database, pool => {
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+            if let Some(subject) = subject {
+                query = query.bind(subject.clone());
+            }
+            if let Some(after) = after {
+                query = query.bind(after.update_time).bind(after.update_time).bind(after.id.clone());
+            }
+            query.bind(limit).fetch_all(pool).await?
+        });
+        decode_all(rows)
+    }
+
+    async fn head(&self) -> Result<i64, StoreError> {
+        Ok(with_pool!(&self.database, pool => {
+            sqlx::query_scalar("SELECT position FROM feed_head WHERE id = 1")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    async fn events_after(&self, position: i64, limit: i64) -> Result<Vec<FeedEvent>, StoreError> {
+        let rows: Vec<(i64, String, i64, Vec<u8>)> = with_pool!(&self.database, pool => {
+            sqlx::query_as(
+                "SELECT position, event_type, event_time, item FROM feed_events \
+                 WHERE position > $1 ORDER BY position LIMIT $2",
+            )
+            .bind(position)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(position, event_type, event_time, bytes)| {
+                Ok(FeedEvent {
+                    position,
+                    event_type,
+                    event_time,
+                    item: decode(&bytes)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn snapshot(&self) -> Result<(Vec<Item>, i64), StoreError> {
+        let (rows, head): (Vec<Vec<u8>>, i64) = match &self.database {
+            Database::Sqlite(pool) => {
+                // A WAL read transaction sees one consistent snapshot.
+                let mut tx = pool.begin().await?;
+                let head = sqlx::query_scalar("SELECT position FROM feed_head WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let rows = sqlx::query_scalar(
+                    "SELECT item FROM items WHERE delete_time IS NULL ORDER BY id",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                (rows, head)
+            }
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                let head = sqlx::query_scalar("SELECT position FROM feed_head WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let rows = sqlx::query_scalar(
+                    "SELECT item FROM items WHERE delete_time IS NULL ORDER BY id",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                (rows, head)
+            }
+        };
+        Ok((decode_all(rows)?, head))
+    }
+}
