@@ -74,11 +74,8 @@ impl SearchService {
         if request.facet_limit < 0 {
             return Err(Error::invalid_field("facet_limit", "must not be negative"));
         }
-        if request.min_cursor.len() > 64 {
-            return Err(Error::invalid_field(
-                "min_cursor",
-                "must be at most 64 bytes",
-            ));
+        if !request.min_cursor.is_empty() {
+            pake_core::cursor::decode(&request.min_cursor, "min_cursor")?;
         }
         if request.query.len() > crate::index::MAX_QUERY_BYTES {
             return Err(Error::invalid_field("query", "must be at most 1024 bytes"));
