@@ -506,3 +506,68 @@ fn expired_token(app: &TestApp, subject: &str) -> String {
         jsonwebtoken::EncodingKey::from_ed_pem(key.private_pem().expose().as_bytes()).expect("pem");
     jsonwebtoken::encode(&header, &claims, &encoding).expect("sign")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session_and_its_access_token_at_once() {
+    use pake_api::identity::DeleteSessionRequest;
+    let app = spawn_app().await;
+    let alice = sign_up_and_in(&app, "alice").await;
+    let bob = sign_up_and_in(&app, "bob").await;
+    let mut identity = IdentityServiceClient::new(app.channel().await);
+    let me = |token: &str| {
+        authorized(
+            token,
+            GetUserRequest {
+                name: "users/me".into(),
+            },
+        )
+    };
+    identity
+        .get_user(me(&alice.access_token))
+        .await
+        .expect("signed in");
+
+    // Bob cannot end Alice's session, and learns nothing about it.
+    let alice_session = format!("{}/sessions/current", alice.name);
+    assert_status(
+        identity
+            .delete_session(authorized(
+                &bob.access_token,
+                DeleteSessionRequest {
+                    name: alice_session,
+                },
+            ))
+            .await,
+        Code::NotFound,
+        "not found",
+    );
+
+    identity
+        .delete_session(authorized(
+            &alice.access_token,
+            DeleteSessionRequest {
+                name: "users/me/sessions/current".into(),
+            },
+        ))
+        .await
+        .expect("logout");
+    assert_status(
+        identity.get_user(me(&alice.access_token)).await,
+        Code::Unauthenticated,
+        "session",
+    );
+    assert_status(
+        identity
+            .refresh_session(RefreshSessionRequest {
+                refresh_token: alice.refresh_token.clone(),
+            })
+            .await,
+        Code::Unauthenticated,
+        "refresh token",
+    );
+    identity
+        .get_user(me(&bob.access_token))
+        .await
+        .expect("other sessions live on");
+    app.stop().await;
+}

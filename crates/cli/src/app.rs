@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pake_core::config::{Config, ServiceRole};
+use pake_core::revocation::{InProcessRevokedSessions, RevokedSessions};
 use pake_core::token::{ServiceTokenSource, Verifier};
 use pake_runtime::auth::GrpcJwksSource;
 use pake_runtime::db::Database;
@@ -51,12 +52,18 @@ pub async fn start(
         &config.upstream.knowledge,
     );
 
-    let verifier = Arc::new(Verifier::new(
-        Arc::new(GrpcJwksSource::new(&identity_url).context("upstream.identity")?),
-        config.auth.issuer.clone(),
-        config.auth.audience.clone(),
-        Duration::from_secs(config.auth.jwks_refresh_secs),
-    ));
+    // Shared by identity (which adds to it) and the verifier (which consults it). In the mesh
+    // this set lives in Redis; a process without it only sees its own revocations.
+    let revoked: Arc<dyn RevokedSessions> = Arc::new(InProcessRevokedSessions::default());
+    let verifier = Arc::new(
+        Verifier::new(
+            Arc::new(GrpcJwksSource::new(&identity_url).context("upstream.identity")?),
+            config.auth.issuer.clone(),
+            config.auth.audience.clone(),
+            Duration::from_secs(config.auth.jwks_refresh_secs),
+        )
+        .with_revocation(revoked.clone()),
+    );
     let mut server = GrpcServer::new(
         shutdown.clone(),
         Duration::from_secs(config.shutdown.drain_timeout_secs),
@@ -102,6 +109,7 @@ pub async fn start(
             hasher,
             signer,
             signing_key,
+            revoked.clone(),
             identity.clone(),
         );
         server.add_service(service.into_server());

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod revocation;
 pub mod telemetry;
 
 pub use error::{Error, ErrorKind, Result};

@@ -102,6 +102,7 @@ pub struct Verifier {
     refresh_interval: Duration,
     cache: RwLock<KeyCache>,
     refresh_lock: Mutex<()>,
+    revoked: Option<Arc<dyn crate::revocation::RevokedSessions>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -133,7 +134,14 @@ impl Verifier {
                 fetched_at: None,
             }),
             refresh_lock: Mutex::new(()),
+            revoked: None,
         }
+    }
+
+    /// Also rejects tokens whose session is in `revoked`.
+    pub fn with_revocation(mut self, revoked: Arc<dyn crate::revocation::RevokedSessions>) -> Self {
+        self.revoked = Some(revoked);
+        self
     }
 
     /// Verifies `token` and returns its principal, or UNAUTHENTICATED (UNAVAILABLE when the key
@@ -181,6 +189,12 @@ impl Verifier {
                 }
             })?;
         let claims = data.claims;
+        if let Some(revoked) = &self.revoked
+            && !claims.sid.is_empty()
+            && revoked.is_revoked(&claims.sid).await
+        {
+            return Err(invalid_token("the session of this token has ended"));
+        }
         Ok(Principal {
             subject: claims.sub,
             session_id: (!claims.sid.is_empty()).then_some(claims.sid),

@@ -273,3 +273,24 @@ async fn no_keys_at_all_is_unavailable_not_unauthenticated() {
         .expect_err("down");
     assert_eq!(error.kind(), crate::ErrorKind::Unavailable);
 }
+
+#[tokio::test]
+async fn a_token_of_a_revoked_session_is_rejected() {
+    let key = test_key("k1");
+    let (source, _) = verifier_with(vec![key.jwk.clone()]);
+    let revoked = Arc::new(crate::revocation::InProcessRevokedSessions::default());
+    let verifier = Verifier::new(
+        source,
+        DEFAULT_ISSUER,
+        DEFAULT_AUDIENCE,
+        Duration::from_secs(60),
+    )
+    .with_revocation(revoked.clone());
+    let token = sign(&key, &claims(), |_| {});
+    verifier.verify(&token).await.expect("live session");
+    use crate::revocation::RevokedSessions;
+    revoked
+        .revoke("users/alice/sessions/s1", Duration::from_secs(300))
+        .await;
+    assert!(rejection(&verifier, &token).await.contains("session"));
+}

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use pake_api::identity::identity_service_server::{self, IdentityServiceServer};
 use pake_api::identity::{
-    CreateSessionRequest, CreateSessionResponse, CreateUserRequest, GetJwksRequest,
-    GetJwksResponse, GetUserRequest, JsonWebKey, RefreshSessionRequest, RefreshSessionResponse,
-    Session, User,
+    CreateSessionRequest, CreateSessionResponse, CreateUserRequest, DeleteSessionRequest,
+    GetJwksRequest, GetJwksResponse, GetUserRequest, JsonWebKey, RefreshSessionRequest,
+    RefreshSessionResponse, Session, User,
 };
 use pake_core::Error;
 use pake_core::auth::{Caller, Role};
 use pake_core::config::{IdentityConfig, RegistrationPolicy};
+use pake_core::revocation::RevokedSessions;
 use pake_runtime::auth::caller;
 use pake_runtime::db::{now_micros, timestamp};
 use tonic::{Request, Response, Status};
@@ -36,16 +37,18 @@ pub struct IdentityService {
     hasher: Hasher,
     signer: Signer,
     signing_key: SigningKey,
+    revoked: Arc<dyn RevokedSessions>,
     config: IdentityConfig,
 }
 
 impl IdentityService {
-    /// A service over `store`, signing with `signing_key`.
+    /// A service over `store`, signing with `signing_key`, announcing ended sessions in `revoked`.
     pub fn new(
         store: Arc<dyn IdentityStore>,
         hasher: Hasher,
         signer: Signer,
         signing_key: SigningKey,
+        revoked: Arc<dyn RevokedSessions>,
         config: IdentityConfig,
     ) -> Self {
         IdentityService {
@@ -53,8 +56,74 @@ impl IdentityService {
             hasher,
             signer,
             signing_key,
+            revoked,
             config,
         }
+    }
+
+    /// Ends a session: its refresh token fails at once, its access tokens within the revocation
+    /// set's reach (at once in-process).
+    async fn end_session(&self, session: &SessionRecord) -> Result<(), Error> {
+        self.store.revoke_session(&session.id, now_micros()).await?;
+        self.revoked
+            .revoke(
+                &session.resource_name(),
+                self.signer.ttl() + Duration::from_secs(60),
+            )
+            .await;
+        Ok(())
+    }
+
+    async fn delete_session(&self, caller: &Caller, name: &str) -> Result<(), Error> {
+        let principal = match caller {
+            Caller::Authenticated(principal) => principal,
+            Caller::Anonymous => return Err(Error::unauthenticated("authorization: required")),
+        };
+        let not_found = || Error::not_found(name).with_reason("SESSION_NOT_FOUND");
+        let session_id = if name == "users/me/sessions/current" {
+            principal
+                .session_id
+                .as_deref()
+                .and_then(|sid| sid.rsplit_once("/sessions/").map(|(_, id)| id.to_owned()))
+                .ok_or_else(not_found)?
+        } else {
+            let mut parts = name.split('/');
+            match (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) {
+                (Some("users"), Some(user), Some("sessions"), Some(id), None)
+                    if !user.is_empty() && !id.is_empty() =>
+                {
+                    id.to_owned()
+                }
+                _ => {
+                    return Err(Error::invalid_field(
+                        "name",
+                        "must be users/{user}/sessions/{session} or users/me/sessions/current",
+                    ));
+                }
+            }
+        };
+        let session = self
+            .store
+            .session(&session_id)
+            .await?
+            .filter(|session| session.revoke_time.is_none())
+            .ok_or_else(not_found)?;
+        let own = principal.subject == format!("users/{}", session.user_id);
+        let named_user_matches = name == "users/me/sessions/current"
+            || name.starts_with(&format!("users/{}/", session.user_id))
+            || (own && name.starts_with("users/me/"));
+        if !(own || principal.is_admin()) || !named_user_matches {
+            return Err(not_found());
+        }
+        self.end_session(&session).await?;
+        tracing::info!(session = %session.resource_name(), by = %principal.subject, "session ended");
+        Ok(())
     }
 
     /// The tonic server for this service.
@@ -296,6 +365,9 @@ impl IdentityService {
             RefreshOutcome::Rotated(session) => session,
             RefreshOutcome::Replayed { session_id } => {
                 tracing::warn!(session = %session_id, "refresh token replayed; session revoked");
+                if let Some(session) = self.store.session(&session_id).await? {
+                    self.end_session(&session).await?;
+                }
                 return Err(invalid());
             }
             RefreshOutcome::Rejected => return Err(invalid()),
@@ -470,6 +542,16 @@ impl identity_service_server::IdentityService for IdentityService {
         request: Request<RefreshSessionRequest>,
     ) -> Result<Response<RefreshSessionResponse>, Status> {
         Ok(Response::new(self.refresh(request.into_inner()).await?))
+    }
+
+    async fn delete_session(
+        &self,
+        request: Request<DeleteSessionRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request);
+        self.delete_session(&caller, &request.get_ref().name)
+            .await?;
+        Ok(Response::new(()))
     }
 
     async fn get_jwks(

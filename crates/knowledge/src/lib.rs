@@ -8,6 +8,7 @@ pub mod feed;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod update;
 mod watch;
 
 pub use service::KnowledgeService;
