@@ -229,7 +229,8 @@ impl IdentityStore for SqlIdentityStore {
             if let Some((caller, request_id)) = request {
                 sqlx::query(
                     "INSERT INTO create_user_requests (caller, request_id, user_id, create_time) \
-                     VALUES ($1, $2, $3, $4)",
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (caller, request_id) DO UPDATE \
+                     SET user_id = excluded.user_id, create_time = excluded.create_time",
                 )
                 .bind(caller)
                 .bind(request_id)
@@ -360,33 +361,46 @@ impl IdentityStore for SqlIdentityStore {
                 .bind(presented)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let outcome = match current {
+            // The UPDATE re-checks the hash: on PostgreSQL a concurrent rotation of the same
+            // token may commit between the SELECT and here; the UPDATE then waits for it, matches
+            // no row, and this presentation is treated as the replay it is.
+            let rotated = match current {
                 Some(session) if session.revoke_time.is_none() && session.expire_time > now => {
-                    sqlx::query(
-                        "INSERT INTO rotated_refresh_tokens (refresh_hash, session_id, rotate_time) \
-                         VALUES ($1, $2, $3)",
-                    )
-                    .bind(presented)
-                    .bind(&session.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
+                    let updated = sqlx::query(
                         "UPDATE sessions SET refresh_hash = $1, refresh_generation = refresh_generation + 1, \
-                         last_refresh_time = $2 WHERE id = $3",
+                         last_refresh_time = $2 WHERE id = $3 AND refresh_hash = $4 AND revoke_time IS NULL",
                     )
                     .bind(replacement)
                     .bind(now)
                     .bind(&session.id)
+                    .bind(presented)
                     .execute(&mut *tx)
-                    .await?;
-                    RefreshOutcome::Rotated(SessionRecord {
-                        refresh_generation: session.refresh_generation + 1,
-                        last_refresh_time: now,
-                        ..session
-                    })
+                    .await?
+                    .rows_affected();
+                    if updated == 1 {
+                        sqlx::query(
+                            "INSERT INTO rotated_refresh_tokens (refresh_hash, session_id, rotate_time) \
+                             VALUES ($1, $2, $3)",
+                        )
+                        .bind(presented)
+                        .bind(&session.id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        Some(RefreshOutcome::Rotated(SessionRecord {
+                            refresh_generation: session.refresh_generation + 1,
+                            last_refresh_time: now,
+                            ..session
+                        }))
+                    } else {
+                        None
+                    }
                 }
-                Some(_) => RefreshOutcome::Rejected,
+                Some(_) => Some(RefreshOutcome::Rejected),
+                None => None,
+            };
+            let outcome = match rotated {
+                Some(outcome) => outcome,
                 None => {
                     let replayed: Option<String> = sqlx::query_scalar(
                         "SELECT session_id FROM rotated_refresh_tokens WHERE refresh_hash = $1",

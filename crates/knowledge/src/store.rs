@@ -160,6 +160,15 @@ impl ItemStore for SqlItemStore {
         let create_time = time_micros(&item.create_time);
         with_pool!(&self.database, pool => {
             let mut tx = pool.begin_write().await?;
+            // The feed head update serialises writers: from here to commit we hold its lock. It
+            // comes before the request and id checks so that on PostgreSQL (READ COMMITTED) they
+            // see every create committed before us: a concurrent retry of the same request then
+            // finds the first attempt's item instead of failing on `create_requests`.
+            let position: i64 = sqlx::query_scalar(
+                "UPDATE feed_head SET position = position + 1 WHERE id = 1 RETURNING position",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
             if let Some((caller, request_id, since)) = request {
                 let earlier: Option<Vec<u8>> = sqlx::query_scalar(
                     "SELECT i.item FROM create_requests r JOIN items i ON i.id = r.item_id \
@@ -171,6 +180,7 @@ impl ItemStore for SqlItemStore {
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(bytes) = earlier {
+                    tx.rollback().await?;
                     return Ok(Created::Replayed(decode(&bytes)?));
                 }
             }
@@ -179,14 +189,9 @@ impl ItemStore for SqlItemStore {
                 .fetch_optional(&mut *tx)
                 .await?;
             if exists.is_some() {
+                tx.rollback().await?;
                 return Err(StoreError::AlreadyExists);
             }
-            // The feed head update serialises writers: from here to commit we hold its lock.
-            let position: i64 = sqlx::query_scalar(
-                "UPDATE feed_head SET position = position + 1 WHERE id = 1 RETURNING position",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
             item.feed_cursor = encode_cursor(position);
             let encoded = item.encode_to_vec();
             let inserted = sqlx::query(
@@ -261,7 +266,8 @@ impl ItemStore for SqlItemStore {
             if let Some((caller, request_id, _)) = request {
                 sqlx::query(
                     "INSERT INTO create_requests (caller, request_id, item_id, create_time) \
-                     VALUES ($1, $2, $3, $4)",
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (caller, request_id) DO UPDATE \
+                     SET item_id = excluded.item_id, create_time = excluded.create_time",
                 )
                 .bind(caller)
                 .bind(request_id)

@@ -55,8 +55,8 @@ CREATE TABLE item_revisions (
     PRIMARY KEY (item_id, revision)
 );
 
--- The change feed. `feed_head` is a single row whose update is the last statement of every
--- write transaction: the row lock serialises commits, so positions are gap-free and become
+-- The change feed. `feed_head` is a single row updated first in every write transaction:
+-- its row lock serialises commits, so positions are gap-free and become
 -- visible in order (a plain sequence commits out of order and readers would skip events).
 CREATE TABLE feed_head (
     id       SMALLINT PRIMARY KEY CHECK (id = 1),
