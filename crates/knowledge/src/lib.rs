@@ -5,11 +5,13 @@
 //! `pake-api`; never on another service crate.
 
 pub mod feed;
+mod history;
 pub mod model;
 pub mod service;
 pub mod store;
 pub mod update;
 mod watch;
+mod writes;
 
 pub use service::KnowledgeService;
 

@@ -9,8 +9,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pake_api::knowledge::knowledge_service_server::{self, KnowledgeServiceServer};
 use pake_api::knowledge::{
-    CreateItemRequest, GetItemRequest, Item, ItemEvent, ListItemsRequest, ListItemsResponse,
-    WatchItemsRequest,
+    BatchGetItemsRequest, BatchGetItemsResponse, CreateItemRequest, DeleteItemRequest,
+    GetItemRequest, GetItemRevisionRequest, Item, ItemEvent, ItemRevision, ItemView,
+    ListItemRevisionsRequest, ListItemRevisionsResponse, ListItemsRequest, ListItemsResponse,
+    UndeleteItemRequest, UpdateItemRequest, VerifyItemRequest, WatchItemsRequest,
 };
 use pake_core::Error;
 use pake_core::auth::Caller;
@@ -167,6 +169,7 @@ impl KnowledgeService {
             0 => DEFAULT_PAGE_SIZE,
             size => size.min(MAX_PAGE_SIZE),
         };
+        let view = ItemView::try_from(request.view).unwrap_or(ItemView::Unspecified);
         let caller_key = match caller {
             Caller::Authenticated(principal) => principal.subject.clone(),
             Caller::Anonymous => String::new(),
@@ -205,7 +208,10 @@ impl KnowledgeService {
             _ => String::new(),
         };
         Ok(ListItemsResponse {
-            items,
+            items: items
+                .into_iter()
+                .map(|item| crate::history::with_view(item, view))
+                .collect(),
             next_page_token,
             total_size: 0,
         })
@@ -296,6 +302,78 @@ impl knowledge_service_server::KnowledgeService for KnowledgeService {
         let caller = caller(&request);
         Ok(Response::new(
             self.list_items(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn batch_get_items(
+        &self,
+        request: Request<BatchGetItemsRequest>,
+    ) -> Result<Response<BatchGetItemsResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.batch_get_items(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_item(
+        &self,
+        request: Request<UpdateItemRequest>,
+    ) -> Result<Response<Item>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.update_item(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_item(
+        &self,
+        request: Request<DeleteItemRequest>,
+    ) -> Result<Response<Item>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.delete_item(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn undelete_item(
+        &self,
+        request: Request<UndeleteItemRequest>,
+    ) -> Result<Response<Item>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.undelete_item(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn verify_item(
+        &self,
+        request: Request<VerifyItemRequest>,
+    ) -> Result<Response<Item>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.verify_item(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_item_revisions(
+        &self,
+        request: Request<ListItemRevisionsRequest>,
+    ) -> Result<Response<ListItemRevisionsResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.list_item_revisions(&caller, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn get_item_revision(
+        &self,
+        request: Request<GetItemRevisionRequest>,
+    ) -> Result<Response<ItemRevision>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.get_item_revision(&caller, request.into_inner())
+                .await?,
         ))
     }
 

@@ -77,6 +77,30 @@ pub enum Created {
     Replayed(Item),
 }
 
+/// What a replace did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Replaced {
+    /// Stored, with its feed cursor.
+    Done(Box<Item>),
+    /// The item changed since it was read (another writer won).
+    Conflict,
+    /// The item does not exist (any more).
+    Missing,
+}
+
+/// A stored version of an item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Revision {
+    /// The revision number (1 for the first version).
+    pub revision: i64,
+    /// Who wrote it.
+    pub author: String,
+    /// When, in microseconds.
+    pub create_time: i64,
+    /// The item as it was.
+    pub item: Item,
+}
+
 /// Keyset position for listing by `update_time desc, id desc`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListPosition {
@@ -97,8 +121,27 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug + 'static {
         author: &str,
         request: Option<(&str, &str, i64)>,
     ) -> Result<Created, StoreError>;
+    /// Stores `item` as the next version of an existing item whose current revision is
+    /// `expected_revision` (optimistic concurrency), with a revision record and a feed event of
+    /// `event_type`. The item's `feed_cursor` is set here.
+    async fn replace(
+        &self,
+        item: Item,
+        expected_revision: i64,
+        event_type: &str,
+        author: &str,
+    ) -> Result<Replaced, StoreError>;
     /// An item by id, deleted or not.
     async fn get(&self, id: &str) -> Result<Option<Item>, StoreError>;
+    /// Revisions of an item, newest first, older than `before` (a revision number) if given.
+    async fn revisions(
+        &self,
+        id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Revision>, StoreError>;
+    /// One revision.
+    async fn revision(&self, id: &str, revision: i64) -> Result<Option<Revision>, StoreError>;
     /// A page of items the scope may read, newest update first.
     async fn list(
         &self,
@@ -146,6 +189,66 @@ fn time_micros(timestamp: &Option<prost_types::Timestamp>) -> i64 {
     timestamp
         .as_ref()
         .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
+}
+
+/// The rows every write stores besides `items`: tags, explicit links, the revision and the feed
+/// event. A macro because the transaction type differs per backend.
+macro_rules! write_children {
+    ($tx:expr, $id:expr, $item:expr, $encoded:expr, $revision:expr, $position:expr, $event:expr, $author:expr, $time:expr, $replace:expr) => {{
+        if $replace {
+            sqlx::query("DELETE FROM item_tags WHERE item_id = $1").bind($id).execute(&mut *$tx).await?;
+            sqlx::query("DELETE FROM item_links WHERE source_id = $1 AND link_type = 'explicit'")
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let mut lowered: Vec<String> = $item.tags.iter().map(|tag| tag.to_lowercase()).collect();
+        lowered.sort();
+        lowered.dedup();
+        for tag in lowered {
+            sqlx::query("INSERT INTO item_tags (item_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind($id)
+                .bind(tag)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for link in &$item.links {
+            sqlx::query(
+                "INSERT INTO item_links (source_id, target_id, link_type) VALUES ($1, $2, 'explicit') \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind($id)
+            .bind(link.trim_start_matches("items/"))
+            .execute(&mut *$tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO item_revisions (item_id, revision, author, create_time, item) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind($id)
+        .bind($revision)
+        .bind($author)
+        .bind($time)
+        .bind($encoded)
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO feed_events (position, item_id, event_type, event_time, item) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind($position)
+        .bind($id)
+        .bind($event)
+        .bind($time)
+        .bind($encoded)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+fn revision_of(item: &Item) -> i64 {
+    item.revision_id.parse().unwrap_or(1)
 }
 
 #[async_trait]
@@ -223,46 +326,7 @@ impl ItemStore for SqlItemStore {
                     StoreError::Database(error)
                 });
             }
-            let mut lowered: Vec<String> = item.tags.iter().map(|tag| tag.to_lowercase()).collect();
-            lowered.dedup();
-            for tag in lowered {
-                sqlx::query("INSERT INTO item_tags (item_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(&id)
-                    .bind(tag)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for link in &item.links {
-                sqlx::query(
-                    "INSERT INTO item_links (source_id, target_id, link_type) VALUES ($1, $2, 'explicit') \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&id)
-                .bind(link.trim_start_matches("items/"))
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query(
-                "INSERT INTO item_revisions (item_id, revision, author, create_time, item) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&id)
-            .bind(1_i64)
-            .bind(author)
-            .bind(create_time)
-            .bind(&encoded)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO feed_events (position, item_id, event_type, event_time, item) \
-                 VALUES ($1, $2, 'created', $3, $4)",
-            )
-            .bind(position)
-            .bind(&id)
-            .bind(create_time)
-            .bind(&encoded)
-            .execute(&mut *tx)
-            .await?;
+            write_children!(tx, &id, item, &encoded, 1_i64, position, "created", author, create_time, false);
             if let Some((caller, request_id, _)) = request {
                 sqlx::query(
                     "INSERT INTO create_requests (caller, request_id, item_id, create_time) \
@@ -279,6 +343,113 @@ impl ItemStore for SqlItemStore {
             tx.commit().await?;
             Ok(Created::New(item))
         })
+    }
+
+    async fn replace(
+        &self,
+        mut item: Item,
+        expected_revision: i64,
+        event_type: &str,
+        author: &str,
+    ) -> Result<Replaced, StoreError> {
+        let id = item.name.trim_start_matches("items/").to_owned();
+        let update_time = time_micros(&item.update_time);
+        let revision = revision_of(&item);
+        with_pool!(&self.database, pool => {
+            let mut tx = pool.begin_write().await?;
+            let position: i64 = sqlx::query_scalar(
+                "UPDATE feed_head SET position = position + 1 WHERE id = 1 RETURNING position",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            item.feed_cursor = encode_cursor(position);
+            let encoded = item.encode_to_vec();
+            let updated = sqlx::query(
+                "UPDATE items SET owner = $1, visibility = $2, kind = $3, status = $4, verification = $5, \
+                 folder = $6, title = $7, confidence_score = $8, revision = $9, update_time = $10, \
+                 delete_time = $11, feed_position = $12, item = $13 WHERE id = $14 AND revision = $15",
+            )
+            .bind(&item.owner)
+            .bind(names::visibility(item.visibility()))
+            .bind(names::kind(item.kind()))
+            .bind(names::status(item.status()))
+            .bind(names::verification(item.verification()))
+            .bind(&item.folder)
+            .bind(&item.title)
+            .bind(item.confidence_score.unwrap_or_default())
+            .bind(revision)
+            .bind(update_time)
+            .bind(item.delete_time.as_ref().map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000))
+            .bind(position)
+            .bind(&encoded)
+            .bind(&id)
+            .bind(expected_revision)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                let exists: Option<String> = sqlx::query_scalar("SELECT id FROM items WHERE id = $1")
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.rollback().await?;
+                return Ok(if exists.is_some() { Replaced::Conflict } else { Replaced::Missing });
+            }
+            write_children!(tx, &id, item, &encoded, revision, position, event_type, author, update_time, true);
+            tx.commit().await?;
+            Ok(Replaced::Done(Box::new(item)))
+        })
+    }
+
+    async fn revisions(
+        &self,
+        id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let rows: Vec<(i64, String, i64, Vec<u8>)> = with_pool!(&self.database, pool => {
+            sqlx::query_as(
+                "SELECT revision, author, create_time, item FROM item_revisions \
+                 WHERE item_id = $1 AND revision < $2 ORDER BY revision DESC LIMIT $3",
+            )
+            .bind(id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(revision, author, create_time, bytes)| {
+                Ok(Revision {
+                    revision,
+                    author,
+                    create_time,
+                    item: decode(&bytes)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revision(&self, id: &str, revision: i64) -> Result<Option<Revision>, StoreError> {
+        let row: Option<(i64, String, i64, Vec<u8>)> = with_pool!(&self.database, pool => {
+            sqlx::query_as(
+                "SELECT revision, author, create_time, item FROM item_revisions \
+                 WHERE item_id = $1 AND revision = $2",
+            )
+            .bind(id)
+            .bind(revision)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(|(revision, author, create_time, bytes)| {
+            Ok(Revision {
+                revision,
+                author,
+                create_time,
+                item: decode(&bytes)?,
+            })
+        })
+        .transpose()
     }
 
     async fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
