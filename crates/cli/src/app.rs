@@ -81,37 +81,10 @@ pub async fn start(
     if role.runs(ServiceRole::Identity)
         && let Some(database) = &database
     {
-        database.migrate(pake_identity::migrations()).await?;
-        let identity = &config.identity;
-        let signing_key = pake_identity::SigningKey::load_or_generate(&config.data_dir)?;
-        tracing::info!(kid = signing_key.kid(), "signing key loaded");
-        let signer = pake_identity::tokens::Signer::new(
-            &signing_key,
-            config.auth.issuer.clone(),
-            config.auth.audience.clone(),
-            Duration::from_secs(identity.access_token_ttl_secs),
-        )?;
-        let hasher = pake_identity::password::Hasher::new(
-            identity.argon2_memory_kib,
-            identity.argon2_iterations,
-            identity.hashing_concurrency,
-            identity.hashing_queue,
-        )?;
+        let (service, signer) = identity_service(config, database, revoked.clone()).await?;
         service_tokens = Some(pake_identity::service_tokens::InProcessServiceTokens::new(
-            signer.clone(),
-            "search",
+            signer, "search",
         ));
-        let store = Arc::new(pake_identity::store::SqlIdentityStore::new(
-            database.clone(),
-        ));
-        let service = pake_identity::IdentityService::new(
-            store,
-            hasher,
-            signer,
-            signing_key,
-            revoked.clone(),
-            identity.clone(),
-        );
         server.add_service(service.into_server());
     }
     if role.runs(ServiceRole::Knowledge)
@@ -168,6 +141,46 @@ pub async fn start(
         background,
         role,
     })
+}
+
+/// Builds the identity service over `database` (migrating it first) and returns it with its
+/// token signer.
+pub async fn identity_service(
+    config: &Config,
+    database: &Database,
+    revoked: Arc<dyn RevokedSessions>,
+) -> anyhow::Result<(
+    pake_identity::IdentityService,
+    pake_identity::tokens::Signer,
+)> {
+    database.migrate(pake_identity::migrations()).await?;
+    let identity = &config.identity;
+    let signing_key = pake_identity::SigningKey::load_or_generate(&config.data_dir)?;
+    tracing::info!(kid = signing_key.kid(), "signing key loaded");
+    let signer = pake_identity::tokens::Signer::new(
+        &signing_key,
+        config.auth.issuer.clone(),
+        config.auth.audience.clone(),
+        Duration::from_secs(identity.access_token_ttl_secs),
+    )?;
+    let hasher = pake_identity::password::Hasher::new(
+        identity.argon2_memory_kib,
+        identity.argon2_iterations,
+        identity.hashing_concurrency,
+        identity.hashing_queue,
+    )?;
+    let store = Arc::new(pake_identity::store::SqlIdentityStore::new(
+        database.clone(),
+    ));
+    let service = pake_identity::IdentityService::new(
+        store,
+        hasher,
+        signer.clone(),
+        signing_key,
+        revoked,
+        identity.clone(),
+    );
+    Ok((service, signer))
 }
 
 /// Opens the index, wiping and recreating it when it is corrupt (it rebuilds from the feed).

@@ -23,6 +23,51 @@ pub struct Cli {
 pub enum Command {
     /// Run PAKE: all services in one process (default) or one service alone.
     Serve(ServeArgs),
+    /// Manage users directly in the database (works while the server runs or not).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `pake user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the way the first admin comes to exist. Reads the password from the first
+    /// line of standard input (`echo "$PASSWORD" | pake user create --username ada --admin`).
+    Create(UserCreateArgs),
+}
+
+/// `pake user create` flags.
+#[derive(Debug, clap::Args)]
+pub struct UserCreateArgs {
+    /// Sign-in name (normalised: NFKC + case fold).
+    #[arg(long)]
+    pub username: String,
+    /// Email address.
+    #[arg(long, default_value = "")]
+    pub email: String,
+    /// Name shown to people.
+    #[arg(long, default_value = "")]
+    pub display_name: String,
+    /// Make the user an admin (otherwise: editor).
+    #[arg(long)]
+    pub admin: bool,
+    /// Data directory (default ./pake-data).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, sqlite:… or postgres://… (default: SQLite in the data dir).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+impl UserCreateArgs {
+    /// The flag layer of the configuration.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            ..Overrides::default()
+        }
+    }
 }
 
 /// Which service(s) `pake serve` runs.

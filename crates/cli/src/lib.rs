@@ -5,5 +5,6 @@
 
 pub mod app;
 pub mod args;
+pub mod users;
 
 pub use app::{AppHandle, start};

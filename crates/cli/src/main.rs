@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pake::args::{Cli, Command, ServeArgs};
+use pake::args::{Cli, Command, ServeArgs, UserCommand, UserCreateArgs};
 use pake_core::config::{Config, ServiceRole};
 use pake_runtime::Shutdown;
 
@@ -19,6 +19,39 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(cli.config.as_deref(), args)),
+        Command::User(UserCommand::Create(args)) => {
+            runtime.block_on(create_user(cli.config.as_deref(), args))
+        }
+    }
+}
+
+async fn create_user(config_file: Option<&std::path::Path>, args: UserCreateArgs) -> ExitCode {
+    let config = match Config::load(config_file, &args.overrides()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("pake: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    pake_core::telemetry::init(&pake_core::config::LogConfig {
+        filter: "warn".to_owned(),
+        ..config.log.clone()
+    });
+    let mut password = String::new();
+    if let Err(error) = std::io::stdin().read_line(&mut password) {
+        eprintln!("pake: reading the password from standard input: {error}");
+        return ExitCode::from(2);
+    }
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    match pake::users::create(&config, args, password).await {
+        Ok(user) => {
+            println!("created {} ({})", user.name, user.username);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("pake: {error:#}");
+            ExitCode::from(1)
+        }
     }
 }
 

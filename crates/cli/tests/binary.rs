@@ -194,3 +194,51 @@ fn an_address_in_use_exits_1_naming_the_address() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains(&format!("grpc_listen {addr}")), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_first_admin_is_created_on_the_command_line() {
+    use std::io::Write;
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(PAKE)
+        .args([
+            "user",
+            "create",
+            "--username",
+            "root_admin",
+            "--admin",
+            "--data-dir",
+        ])
+        .arg(data_dir.path())
+        .env_remove("PAKE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"an admin passphrase nobody guesses\n")
+        .expect("write password");
+    let output = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("created users/") && stdout.contains("root_admin"),
+        "{stdout}"
+    );
+
+    let weak = Command::new(PAKE)
+        .args(["user", "create", "--username", "second", "--data-dir"])
+        .arg(data_dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(weak.status.code(), Some(1), "an empty password is refused");
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+}

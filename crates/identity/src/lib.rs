@@ -17,6 +17,7 @@ pub fn migrations() -> pake_runtime::db::Migrations {
         postgres: sqlx::migrate!("./migrations/postgres"),
     }
 }
+mod account;
 pub mod normalize;
 pub mod password;
 pub mod roles;

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use pake_api::identity::identity_service_server::{self, IdentityServiceServer};
 use pake_api::identity::{
-    CreateSessionRequest, CreateSessionResponse, CreateUserRequest, DeleteSessionRequest,
-    GetJwksRequest, GetJwksResponse, GetUserRequest, JsonWebKey, RefreshSessionRequest,
-    RefreshSessionResponse, Session, User,
+    ChangePasswordRequest, CreateSessionRequest, CreateSessionResponse, CreateUserRequest,
+    DeleteSessionRequest, GetJwksRequest, GetJwksResponse, GetUserRequest, JsonWebKey,
+    ListSessionsRequest, ListSessionsResponse, RefreshSessionRequest, RefreshSessionResponse,
+    Session, User,
 };
 use pake_core::Error;
 use pake_core::auth::{Caller, Role};
@@ -33,11 +34,11 @@ const INVALID_CREDENTIALS: &str = "invalid username or password";
 /// Everything the identity service needs, built by the composition root.
 #[derive(Clone, Debug)]
 pub struct IdentityService {
-    store: Arc<dyn IdentityStore>,
-    hasher: Hasher,
-    signer: Signer,
+    pub(crate) store: Arc<dyn IdentityStore>,
+    pub(crate) hasher: Hasher,
+    pub(crate) signer: Signer,
     signing_key: SigningKey,
-    revoked: Arc<dyn RevokedSessions>,
+    pub(crate) revoked: Arc<dyn RevokedSessions>,
     config: IdentityConfig,
 }
 
@@ -63,7 +64,7 @@ impl IdentityService {
 
     /// Ends a session: its refresh token fails at once, its access tokens within the revocation
     /// set's reach (at once in-process).
-    async fn end_session(&self, session: &SessionRecord) -> Result<(), Error> {
+    pub(crate) async fn end_session(&self, session: &SessionRecord) -> Result<(), Error> {
         self.store.revoke_session(&session.id, now_micros()).await?;
         self.revoked
             .revoke(
@@ -124,6 +125,17 @@ impl IdentityService {
         self.end_session(&session).await?;
         tracing::info!(session = %session.resource_name(), by = %principal.subject, "session ended");
         Ok(())
+    }
+
+    /// Creates a user with an operator's authority (the `pake user create` command, which is
+    /// how the first admin comes to exist): every check of CreateUser applies, as for an admin.
+    pub async fn create_user_as_operator(&self, request: CreateUserRequest) -> Result<User, Error> {
+        let operator = Caller::Authenticated(pake_core::auth::Principal {
+            subject: "operator".to_owned(),
+            session_id: None,
+            roles: vec![Role::Admin],
+        });
+        self.create_user(&operator, "local", request).await
     }
 
     /// The tonic server for this service.
@@ -425,7 +437,7 @@ fn invalid_credentials() -> Error {
     Error::unauthenticated(INVALID_CREDENTIALS).with_reason("INVALID_CREDENTIALS")
 }
 
-fn parse_user_name<'a>(name: &'a str, field: &str) -> Result<&'a str, Error> {
+pub(crate) fn parse_user_name<'a>(name: &'a str, field: &str) -> Result<&'a str, Error> {
     match name.strip_prefix("users/") {
         Some(id) if !id.is_empty() && !id.contains('/') && id.len() <= 122 => Ok(id),
         _ => Err(Error::invalid_field(
@@ -477,7 +489,7 @@ fn user_to_proto(user: &UserRecord) -> User {
     }
 }
 
-fn session_to_proto(session: &SessionRecord, current: bool) -> Session {
+pub(crate) fn session_to_proto(session: &SessionRecord, current: bool) -> Session {
     Session {
         name: session.resource_name(),
         create_time: Some(timestamp(session.create_time)),
@@ -551,6 +563,25 @@ impl identity_service_server::IdentityService for IdentityService {
         let caller = caller(&request);
         self.delete_session(&caller, &request.get_ref().name)
             .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<ListSessionsRequest>,
+    ) -> Result<Response<ListSessionsResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.list_sessions(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<ChangePasswordRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request);
+        self.change_password(&caller, request.into_inner()).await?;
         Ok(Response::new(()))
     }
 

@@ -153,6 +153,20 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<RefreshOutcome, StoreError>;
     /// Revokes a session; false when it was unknown or already revoked.
     async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// The user's live sessions (not revoked, not expired), most recently refreshed first.
+    async fn live_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Replaces the password hash and revokes every live session, atomically; returns those
+    /// sessions so their access tokens can be revoked too.
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
 }
 
 /// The SQL implementation for both backends.
@@ -425,6 +439,59 @@ impl IdentityStore for SqlIdentityStore {
             };
             tx.commit().await?;
             Ok(outcome)
+        })
+    }
+
+    async fn live_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoke_time IS NULL \
+             AND expire_time > $2 ORDER BY last_refresh_time DESC, id DESC"
+        );
+        Ok(with_pool!(&self.database, pool => {
+            sqlx::query_as::<_, SessionRecord>(sqlx::AssertSqlSafe(sql))
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let select = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoke_time IS NULL"
+        );
+        with_pool!(&self.database, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "UPDATE users SET password_hash = $1, password_update_time = $2, update_time = $3, \
+                 revision = revision + 1 WHERE id = $4",
+            )
+            .bind(password_hash)
+            .bind(now)
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            let sessions = sqlx::query_as::<_, SessionRecord>(sqlx::AssertSqlSafe(select))
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE sessions SET revoke_time = $1 WHERE user_id = $2 AND revoke_time IS NULL")
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(sessions)
         })
     }
 
