@@ -178,6 +178,7 @@ pub async fn identity_service(
         signer.clone(),
         signing_key,
         revoked,
+        pake_identity::api_keys::KeyHasher::load_or_generate(&config.data_dir)?,
         identity.clone(),
     );
     Ok((service, signer))

@@ -3,6 +3,7 @@
 //! Owns the identity tables (migrations under `migrations/`) and the signing key set. Depends on
 //! `pake-core`, `pake-runtime` and `pake-api`; never on another service crate.
 
+mod secret_file;
 pub mod service;
 pub mod signing_key;
 
@@ -18,6 +19,7 @@ pub fn migrations() -> pake_runtime::db::Migrations {
     }
 }
 mod account;
+pub mod api_keys;
 pub mod normalize;
 pub mod password;
 pub mod roles;

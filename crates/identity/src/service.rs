@@ -39,6 +39,7 @@ pub struct IdentityService {
     pub(crate) signer: Signer,
     signing_key: SigningKey,
     pub(crate) revoked: Arc<dyn RevokedSessions>,
+    pub(crate) key_hasher: crate::api_keys::KeyHasher,
     config: IdentityConfig,
 }
 
@@ -50,6 +51,7 @@ impl IdentityService {
         signer: Signer,
         signing_key: SigningKey,
         revoked: Arc<dyn RevokedSessions>,
+        key_hasher: crate::api_keys::KeyHasher,
         config: IdentityConfig,
     ) -> Self {
         IdentityService {
@@ -58,6 +60,7 @@ impl IdentityService {
             signer,
             signing_key,
             revoked,
+            key_hasher,
             config,
         }
     }
@@ -583,6 +586,44 @@ impl identity_service_server::IdentityService for IdentityService {
         let caller = caller(&request);
         self.change_password(&caller, request.into_inner()).await?;
         Ok(Response::new(()))
+    }
+
+    async fn create_api_key(
+        &self,
+        request: Request<pake_api::identity::CreateApiKeyRequest>,
+    ) -> Result<Response<pake_api::identity::CreateApiKeyResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.create_api_key(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<pake_api::identity::ListApiKeysRequest>,
+    ) -> Result<Response<pake_api::identity::ListApiKeysResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.list_api_keys(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_api_key(
+        &self,
+        request: Request<pake_api::identity::DeleteApiKeyRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request);
+        self.delete_api_key(&caller, request.into_inner()).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn exchange_api_key(
+        &self,
+        request: Request<pake_api::identity::ExchangeApiKeyRequest>,
+    ) -> Result<Response<pake_api::identity::ExchangeApiKeyResponse>, Status> {
+        Ok(Response::new(
+            self.exchange_api_key(request.into_inner()).await?,
+        ))
     }
 
     async fn get_jwks(

@@ -5,7 +5,6 @@
 //! restarts and identical wherever the same key is loaded. In production the key comes from
 //! Vault instead (same type, another source).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -68,24 +67,15 @@ impl SigningKey {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(data_dir).map_err(io)?;
         if !path.exists() {
             let generated = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
             let pem = generated
                 .to_pkcs8_pem(LineEnding::LF)
                 .map_err(|e| Error::Encode(e.to_string()))?;
-            let mut temp = tempfile::Builder::new()
-                .prefix(".signing-key")
-                .permissions(private_permissions())
-                .tempfile_in(data_dir)
-                .map_err(io)?;
-            temp.write_all(pem.as_bytes()).map_err(io)?;
-            temp.as_file().sync_all().map_err(io)?;
-            match temp.persist_noclobber(&path) {
-                Ok(_) => tracing::info!(path = %path.display(), "generated a new signing key"),
-                // Another process won the race: use its key.
-                Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(error) => return Err(io(error.error)),
+            if crate::secret_file::create_once(data_dir, KEY_FILE_NAME, pem.as_bytes())
+                .map_err(io)?
+            {
+                tracing::info!(path = %path.display(), "generated a new signing key");
             }
         }
         let pem = std::fs::read_to_string(&path).map_err(io)?;
@@ -131,19 +121,6 @@ fn thumbprint(public_key: &[u8; 32]) -> String {
         URL_SAFE_NO_PAD.encode(public_key)
     );
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-#[cfg(unix)]
-fn private_permissions() -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::Permissions::from_mode(0o600)
-}
-
-#[cfg(not(unix))]
-fn private_permissions() -> std::fs::Permissions {
-    std::fs::metadata(".")
-        .map(|m| m.permissions())
-        .unwrap_or_else(|_| unreachable!())
 }
 
 #[cfg(test)]

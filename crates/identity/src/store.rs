@@ -94,6 +94,27 @@ impl SessionRecord {
     }
 }
 
+/// An API key row (without its secret hash).
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub user_id: String,
+    pub display_name: String,
+    /// Comma-separated role names; empty means all of the owner's roles.
+    pub roles: String,
+    pub create_time: i64,
+    pub expire_time: Option<i64>,
+    pub last_use_time: Option<i64>,
+    pub revoke_time: Option<i64>,
+}
+
+impl ApiKeyRecord {
+    /// `users/{user}/apiKeys/{id}`.
+    pub fn resource_name(&self) -> String {
+        format!("users/{}/apiKeys/{}", self.user_id, self.id)
+    }
+}
+
 /// What presenting a refresh token did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RefreshOutcome {
@@ -153,6 +174,20 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<RefreshOutcome, StoreError>;
     /// Revokes a session; false when it was unknown or already revoked.
     async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Inserts an API key with the keyed hash of its secret.
+    async fn insert_api_key(
+        &self,
+        key: &ApiKeyRecord,
+        secret_hash: &[u8],
+    ) -> Result<(), StoreError>;
+    /// A key (revoked or not) and its secret hash.
+    async fn api_key(&self, id: &str) -> Result<Option<(ApiKeyRecord, Vec<u8>)>, StoreError>;
+    /// A user's keys that are not revoked, newest first.
+    async fn api_keys_of(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Revokes a key; false when it was unknown or already revoked.
+    async fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Records a use of the key (callers round `now` to the minute to bound writes).
+    async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// The user's live sessions (not revoked, not expired), most recently refreshed first.
     async fn live_sessions(
         &self,
@@ -185,6 +220,8 @@ impl SqlIdentityStore {
 const USER_COLUMNS: &str = "id, username, username_key, email, email_key, display_name, roles, \
     disabled, service_account, password_hash, password_update_time, last_sign_in_time, revision, \
     create_time, update_time";
+const API_KEY_COLUMNS: &str =
+    "id, user_id, display_name, roles, create_time, expire_time, last_use_time, revoke_time";
 const SESSION_COLUMNS: &str = "id, user_id, refresh_generation, client_address, user_agent, \
     create_time, last_refresh_time, expire_time, revoke_time";
 
@@ -440,6 +477,87 @@ impl IdentityStore for SqlIdentityStore {
             tx.commit().await?;
             Ok(outcome)
         })
+    }
+
+    async fn insert_api_key(
+        &self,
+        key: &ApiKeyRecord,
+        secret_hash: &[u8],
+    ) -> Result<(), StoreError> {
+        with_pool!(&self.database, pool => {
+            sqlx::query(
+                "INSERT INTO api_keys (id, user_id, display_name, roles, secret_hash, create_time, \
+                 expire_time, last_use_time, revoke_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&key.id)
+            .bind(&key.user_id)
+            .bind(&key.display_name)
+            .bind(&key.roles)
+            .bind(secret_hash)
+            .bind(key.create_time)
+            .bind(key.expire_time)
+            .bind(key.last_use_time)
+            .bind(key.revoke_time)
+            .execute(pool)
+            .await
+            .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    async fn api_key(&self, id: &str) -> Result<Option<(ApiKeyRecord, Vec<u8>)>, StoreError> {
+        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1");
+        let hash_sql = "SELECT secret_hash FROM api_keys WHERE id = $1";
+        with_pool!(&self.database, pool => {
+            let key = sqlx::query_as::<_, ApiKeyRecord>(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            let Some(key) = key else { return Ok(None) };
+            let hash: Vec<u8> = sqlx::query_scalar(hash_sql).bind(id).fetch_one(pool).await?;
+            Ok(Some((key, hash)))
+        })
+    }
+
+    async fn api_keys_of(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 AND revoke_time IS NULL \
+             ORDER BY create_time DESC, id DESC"
+        );
+        Ok(with_pool!(&self.database, pool => {
+            sqlx::query_as::<_, ApiKeyRecord>(sqlx::AssertSqlSafe(sql))
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    async fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let affected = with_pool!(&self.database, pool => {
+            sqlx::query("UPDATE api_keys SET revoke_time = $1 WHERE id = $2 AND revoke_time IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(affected > 0)
+    }
+
+    async fn touch_api_key(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        with_pool!(&self.database, pool => {
+            sqlx::query(
+                "UPDATE api_keys SET last_use_time = $1 WHERE id = $2 \
+                 AND (last_use_time IS NULL OR last_use_time < $3)",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())?
+        });
+        Ok(())
     }
 
     async fn live_sessions(

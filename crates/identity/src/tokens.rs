@@ -98,6 +98,25 @@ impl Signer {
         })
     }
 
+    /// Signs an access token that expires at `expire_time` (earlier than the usual lifetime).
+    pub fn access_token_until(
+        &self,
+        subject: &str,
+        session: &str,
+        roles: &[Role],
+        expire_time: SystemTime,
+    ) -> Result<AccessToken, Error> {
+        let ttl = expire_time
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .min(self.ttl);
+        let shorter = Signer {
+            ttl,
+            ..self.clone()
+        };
+        shorter.access_token(subject, session, roles)
+    }
+
     /// The lifetime of access tokens.
     pub fn ttl(&self) -> Duration {
         self.ttl

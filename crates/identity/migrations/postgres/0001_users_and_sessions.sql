@@ -55,3 +55,19 @@ CREATE TABLE create_user_requests (
     create_time BIGINT NOT NULL,
     PRIMARY KEY (caller, request_id)
 );
+
+-- API keys (personal and service-account tokens). The secret is never stored: only its keyed
+-- hash (HMAC-SHA256 with a server-side key).
+CREATE TABLE api_keys (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    display_name  TEXT NOT NULL,
+    -- Comma-separated role names; empty means all of the owner's roles.
+    roles         TEXT NOT NULL,
+    secret_hash   BYTEA NOT NULL,
+    create_time   BIGINT NOT NULL,
+    expire_time   BIGINT,
+    last_use_time BIGINT,
+    revoke_time   BIGINT
+);
+CREATE INDEX api_keys_by_user ON api_keys (user_id, create_time);
