@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use pake_core::config::SecretString;
 use pake_core::config::{Config, ServiceRole};
 use pake_core::revocation::{InProcessRevokedSessions, RevokedSessions};
 use pake_core::token::{ServiceTokenSource, Verifier};
-use pake_runtime::auth::GrpcJwksSource;
+use pake_runtime::auth::{ExchangedServiceTokens, GrpcJwksSource};
 use pake_runtime::db::Database;
 use pake_runtime::{GrpcServer, ServerHandle, Shutdown};
 use tokio::net::TcpListener;
@@ -97,44 +98,39 @@ pub async fn start(
         );
     }
     let mut background = Vec::new();
-    let mut search_without_feed = false;
     if role.runs(ServiceRole::Search) {
         let index = open_search_index(&config.data_dir.join(SEARCH_INDEX_DIR))?;
         let (applied_tx, applied_rx) =
             tokio::sync::watch::channel(index.applied_cursor().unwrap_or_default());
-        match service_tokens.clone() {
-            Some(tokens) => {
-                let consumer = pake_search::consumer::FeedConsumer::new(
-                    index.clone(),
-                    &knowledge_url,
-                    tokens,
-                    applied_tx,
-                    shutdown.clone(),
+        // In-process tokens when identity runs here; otherwise the service account's API key
+        // (required by `validate_for`) is exchanged with identity.
+        let tokens: Arc<dyn ServiceTokenSource> = match service_tokens.clone() {
+            Some(tokens) => tokens,
+            None => Arc::new(
+                ExchangedServiceTokens::new(
+                    &identity_url,
+                    config
+                        .search
+                        .service_api_key
+                        .clone()
+                        .unwrap_or_else(|| SecretString::new("")),
                 )
-                .context("upstream.knowledge")?;
-                background.push(consumer.spawn());
-            }
-            None => search_without_feed = true,
-        }
+                .context("upstream.identity")?,
+            ),
+        };
+        let consumer = pake_search::consumer::FeedConsumer::new(
+            index.clone(),
+            &knowledge_url,
+            tokens,
+            applied_tx,
+            shutdown.clone(),
+        )
+        .context("upstream.knowledge")?;
+        background.push(consumer.spawn());
         server.add_service(pake_search::SearchService::new(index, applied_rx).into_server());
     }
 
-    let health = server.health();
     let server = server.start(listener).await?;
-    if search_without_feed {
-        // Service accounts outside the identity process authenticate with API keys, which are
-        // not implemented yet: say so instead of serving a silently empty index.
-        tracing::error!(
-            "search is running without identity in the same process and has no service credentials: \
-             it cannot follow the change feed; reporting NOT_SERVING"
-        );
-        health
-            .set_service_status(
-                pake_api::service_names::SEARCH,
-                tonic_health::ServingStatus::NotServing,
-            )
-            .await;
-    }
     Ok(AppHandle {
         server,
         database,

@@ -161,6 +161,15 @@ impl Default for AuthConfig {
     }
 }
 
+/// Search service settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// API key of the service account (role `service`) that search uses to read the change
+    /// feed when identity is not in the same process.
+    pub service_api_key: Option<SecretString>,
+}
+
 /// Shutdown behaviour.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -195,6 +204,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Identity service settings.
     pub identity: IdentityConfig,
+    /// Search service settings.
+    pub search: SearchConfig,
     /// Shutdown behaviour.
     pub shutdown: ShutdownConfig,
 }
@@ -209,6 +220,7 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             auth: AuthConfig::default(),
             identity: IdentityConfig::default(),
+            search: SearchConfig::default(),
             shutdown: ShutdownConfig::default(),
         }
     }
@@ -452,7 +464,7 @@ impl Config {
                 ("upstream.knowledge", &self.upstream.knowledge),
             ],
         };
-        let problems: Vec<String> = needs
+        let mut problems: Vec<String> = needs
             .iter()
             .filter(|(_, value)| value.is_none())
             .map(|(key, _)| {
@@ -464,6 +476,13 @@ impl Config {
                 )
             })
             .collect();
+        if role == ServiceRole::Search && self.search.service_api_key.is_none() {
+            problems.push(format!(
+                "search.service_api_key: required when running `search` alone (an API key of a \
+                 service account, to read the change feed); set {ENV_PREFIX}SEARCH__SERVICE_API_KEY \
+                 or `search.service_api_key` in the config file"
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {

@@ -8,7 +8,7 @@ use pake_core::Error;
 use pake_core::auth::Caller;
 use pake_runtime::db::timestamp;
 
-use crate::model::{can_read, item_id_from_name};
+use crate::model::{can_read_item, item_id_from_name};
 use crate::service::KnowledgeService;
 use crate::store::Revision;
 
@@ -45,7 +45,7 @@ impl KnowledgeService {
                 .store
                 .get(id)
                 .await?
-                .filter(|item| can_read(caller, &item.owner, item.visibility()))
+                .filter(|item| can_read_item(caller, item))
                 .ok_or_else(|| Error::not_found(name).with_reason("ITEM_NOT_FOUND"))?;
             items.push(with_view(item, view));
         }
@@ -65,7 +65,7 @@ impl KnowledgeService {
             .store
             .get(&id)
             .await?
-            .filter(|item| can_read(caller, &item.owner, item.visibility()))
+            .filter(|item| can_read_item(caller, item))
             .ok_or_else(|| Error::not_found(name).with_reason("ITEM_NOT_FOUND"))?;
         let allowed = match caller {
             Caller::Authenticated(principal) => {

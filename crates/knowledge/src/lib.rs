@@ -5,9 +5,13 @@
 //! `pake-api`; never on another service crate.
 
 pub mod feed;
+pub mod filter;
 mod history;
+mod list;
 pub mod model;
+pub mod order;
 pub mod service;
+pub mod sql;
 pub mod store;
 pub mod update;
 mod watch;

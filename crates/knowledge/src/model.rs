@@ -270,6 +270,20 @@ pub fn can_read(caller: &Caller, owner: &str, visibility: Visibility) -> bool {
     }
 }
 
+/// Whether `caller` may read `item` as stored: visibility applies to live items; a soft-deleted
+/// item is visible only to its owner, admins and service accounts (who may undelete or purge it).
+pub fn can_read_item(caller: &Caller, item: &Item) -> bool {
+    if item.delete_time.is_none() {
+        return can_read(caller, &item.owner, item.visibility());
+    }
+    match caller {
+        Caller::Anonymous => false,
+        Caller::Authenticated(principal) => {
+            principal.is_admin() || principal.is_service() || principal.subject == item.owner
+        }
+    }
+}
+
 /// Whether `principal` may change an item owned by `owner`.
 pub fn can_write(principal: &Principal, owner: &str) -> bool {
     principal.is_admin() || (principal.subject == owner && principal.can_create_items())

@@ -5,12 +5,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pake_api::knowledge::knowledge_service_server::{self, KnowledgeServiceServer};
 use pake_api::knowledge::{
     BatchGetItemsRequest, BatchGetItemsResponse, CreateItemRequest, DeleteItemRequest,
-    GetItemRequest, GetItemRevisionRequest, Item, ItemEvent, ItemRevision, ItemView,
+    GetItemRequest, GetItemRevisionRequest, Item, ItemEvent, ItemRevision,
     ListItemRevisionsRequest, ListItemRevisionsResponse, ListItemsRequest, ListItemsResponse,
     UndeleteItemRequest, UpdateItemRequest, VerifyItemRequest, WatchItemsRequest,
 };
@@ -19,15 +17,12 @@ use pake_core::auth::Caller;
 use pake_runtime::Shutdown;
 use pake_runtime::auth::{caller, principal};
 use pake_runtime::db::{now_micros, timestamp};
-use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
 use crate::feed::FeedSignal;
-use crate::model::{self, can_read, item_id_from_name, limits, valid_item_id};
-use crate::store::{Created, ItemStore, ListPosition, ReadScope};
+use crate::model::{self, can_read_item, item_id_from_name, limits, valid_item_id};
+use crate::store::{Created, ItemStore};
 
-const DEFAULT_PAGE_SIZE: i32 = 50;
-const MAX_PAGE_SIZE: i32 = 1000;
 const REQUEST_ID_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// `pake.knowledge.v1.KnowledgeService`.
@@ -93,7 +88,7 @@ impl KnowledgeService {
                 .store
                 .get(target_id)
                 .await?
-                .is_some_and(|target| can_read(caller, &target.owner, target.visibility()));
+                .is_some_and(|target| can_read_item(caller, &target));
             if !readable {
                 return Err(Error::invalid_field(
                     format!("item.links[{index}]"),
@@ -139,139 +134,15 @@ impl KnowledgeService {
             .store
             .get(id)
             .await?
-            .filter(|item| can_read(caller, &item.owner, item.visibility()))
+            .filter(|item| can_read_item(caller, item))
             .ok_or_else(|| Error::not_found(name).with_reason("ITEM_NOT_FOUND"))?;
         Ok(item)
-    }
-
-    async fn list_items(
-        &self,
-        caller: &Caller,
-        request: ListItemsRequest,
-    ) -> Result<ListItemsResponse, Error> {
-        if request.page_size < 0 {
-            return Err(Error::invalid_field("page_size", "must not be negative"));
-        }
-        if !request.filter.is_empty() {
-            return Err(Error::invalid_field(
-                "filter",
-                "filtering is not supported yet; leave it empty",
-            ));
-        }
-        let order = request.order_by.trim();
-        if !(order.is_empty() || order == "update_time desc") {
-            return Err(Error::invalid_field(
-                "order_by",
-                "only `update_time desc` is supported yet",
-            ));
-        }
-        let page_size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            size => size.min(MAX_PAGE_SIZE),
-        };
-        let view = ItemView::try_from(request.view).unwrap_or(ItemView::Unspecified);
-        let caller_key = match caller {
-            Caller::Authenticated(principal) => principal.subject.clone(),
-            Caller::Anonymous => String::new(),
-        };
-        let binding = PageBinding {
-            caller: caller_key,
-            filter: request.filter.clone(),
-            order_by: order.to_owned(),
-            show_deleted: request.show_deleted,
-        };
-        let after = if request.page_token.is_empty() {
-            None
-        } else {
-            Some(decode_page_token(&request.page_token, &binding)?)
-        };
-        let scope = match caller {
-            Caller::Anonymous => ReadScope::Public,
-            Caller::Authenticated(principal) if principal.is_admin() || principal.is_service() => {
-                ReadScope::All
-            }
-            Caller::Authenticated(principal) => ReadScope::User(principal.subject.clone()),
-        };
-        let mut items = self
-            .store
-            .list(
-                &scope,
-                request.show_deleted,
-                after.as_ref(),
-                i64::from(page_size) + 1,
-            )
-            .await?;
-        let more = items.len() > page_size as usize;
-        items.truncate(page_size as usize);
-        let next_page_token = match items.last() {
-            Some(last) if more => encode_page_token(&binding, last),
-            _ => String::new(),
-        };
-        Ok(ListItemsResponse {
-            items: items
-                .into_iter()
-                .map(|item| crate::history::with_view(item, view))
-                .collect(),
-            next_page_token,
-            total_size: 0,
-        })
     }
 }
 
 /// The etag of a revision (AIP-154).
 pub(crate) fn etag(revision: i64) -> String {
     format!("\"{revision}\"")
-}
-
-#[derive(Serialize, Deserialize, PartialEq)]
-struct PageBinding {
-    caller: String,
-    filter: String,
-    order_by: String,
-    show_deleted: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-struct PageToken {
-    binding: PageBinding,
-    update_time: i64,
-    id: String,
-}
-
-fn encode_page_token(binding: &PageBinding, last: &Item) -> String {
-    let token = PageToken {
-        binding: PageBinding {
-            caller: binding.caller.clone(),
-            filter: binding.filter.clone(),
-            order_by: binding.order_by.clone(),
-            show_deleted: binding.show_deleted,
-        },
-        update_time: last
-            .update_time
-            .as_ref()
-            .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000),
-        id: last.name.trim_start_matches("items/").to_owned(),
-    };
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
-}
-
-fn decode_page_token(token: &str, binding: &PageBinding) -> Result<ListPosition, Error> {
-    let invalid = || Error::invalid_field("page_token", "is not a token issued by ListItems");
-    if token.len() > 1024 {
-        return Err(invalid());
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    let token: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if &token.binding != binding {
-        return Err(Error::invalid_field(
-            "page_token",
-            "was issued for another filter, order or caller",
-        ));
-    }
-    Ok(ListPosition {
-        update_time: token.update_time,
-        id: token.id,
-    })
 }
 
 type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<ItemEvent, Status>> + Send>>;

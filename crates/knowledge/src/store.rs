@@ -10,9 +10,12 @@ use pake_api::knowledge::Item;
 use pake_runtime::db::{BeginWrite, Database};
 use pake_runtime::with_pool;
 use prost::Message;
+use sqlx::Row;
 
 use crate::feed::encode_cursor;
 use crate::model::names;
+use crate::order::{ListPosition, Order, SortValue, SortValueType};
+use crate::sql::{SqlFragment, SqlValue, bind_values};
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +23,9 @@ pub enum StoreError {
     /// An item with that id exists (or existed).
     #[error("item already exists")]
     AlreadyExists,
+    /// A list position that does not fit the list's order.
+    #[error("list position does not fit the order")]
+    Position,
     /// A stored item could not be decoded.
     #[error("corrupt item record: {0}")]
     Corrupt(#[from] prost::DecodeError),
@@ -36,6 +42,7 @@ impl From<StoreError> for pake_core::Error {
                 "item_id: an item with this id already exists",
             )
             .with_reason("ITEM_ID_TAKEN"),
+            StoreError::Position => pake_core::Error::internal(StoreError::Position),
             StoreError::Corrupt(source) => pake_core::Error::internal(source),
             StoreError::Database(source) => {
                 pake_core::Error::unavailable("the knowledge store is unavailable", source)
@@ -101,13 +108,21 @@ pub struct Revision {
     pub item: Item,
 }
 
-/// Keyset position for listing by `update_time desc, id desc`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListPosition {
-    /// `update_time` of the last item of the previous page.
-    pub update_time: i64,
-    /// Its id.
-    pub id: String,
+/// What to list: which items (as `scope` may read them), in which order, from where.
+#[derive(Clone, Copy, Debug)]
+pub struct ListQuery<'a> {
+    /// Who reads.
+    pub scope: &'a ReadScope,
+    /// Also soft-deleted items (those `scope` may read: its own, or all for [`ReadScope::All`]).
+    pub show_deleted: bool,
+    /// A condition over `items` (a compiled filter); empty for every item.
+    pub filter: &'a SqlFragment,
+    /// The order.
+    pub order: &'a Order,
+    /// Resume after this position (of the previous page's last item).
+    pub after: Option<&'a ListPosition>,
+    /// At most this many items.
+    pub limit: i64,
 }
 
 /// Persistence of items and the feed.
@@ -142,14 +157,16 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<Revision>, StoreError>;
     /// One revision.
     async fn revision(&self, id: &str, revision: i64) -> Result<Option<Revision>, StoreError>;
-    /// A page of items the scope may read, newest update first.
-    async fn list(
+    /// A page of the items `query` selects, in its order, each with its position (to resume
+    /// after it).
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<(Item, ListPosition)>, StoreError>;
+    /// How many items `scope` may read match `filter` (a condition over `items`).
+    async fn count(
         &self,
         scope: &ReadScope,
         show_deleted: bool,
-        after: Option<&ListPosition>,
-        limit: i64,
-    ) -> Result<Vec<Item>, StoreError>;
+        filter: &SqlFragment,
+    ) -> Result<i64, StoreError>;
     /// The feed head position.
     async fn head(&self) -> Result<i64, StoreError>;
     /// Up to `limit` events after `position`, in order.
@@ -245,6 +262,40 @@ macro_rules! write_children {
         .execute(&mut *$tx)
         .await?;
     }};
+}
+
+/// ` WHERE …`: the items `scope` may read (soft-deleted ones only with `show_deleted`, and
+/// then only the reader's own unless it reads everything) that match `filter`.
+fn readable_matching(scope: &ReadScope, show_deleted: bool, filter: &SqlFragment) -> SqlFragment {
+    let mut sql = SqlFragment::new();
+    sql.sql(" WHERE ");
+    match scope {
+        ReadScope::All if show_deleted => {
+            sql.sql("1 = 1");
+        }
+        ReadScope::All => {
+            sql.sql("items.delete_time IS NULL");
+        }
+        ReadScope::Public => {
+            sql.sql("items.visibility = 'public' AND items.delete_time IS NULL");
+        }
+        ReadScope::User(subject) => {
+            sql.sql("(items.owner = ")
+                .value(SqlValue::Text(subject.clone()))
+                .sql(" OR items.visibility IN ('public', 'internal'))");
+            if show_deleted {
+                sql.sql(" AND (items.delete_time IS NULL OR items.owner = ")
+                    .value(SqlValue::Text(subject.clone()))
+                    .sql(")");
+            } else {
+                sql.sql(" AND items.delete_time IS NULL");
+            }
+        }
+    }
+    if !filter.is_empty() {
+        sql.sql(" AND (").append(filter).sql(")");
+    }
+    sql
 }
 
 fn revision_of(item: &Item) -> i64 {
@@ -462,59 +513,67 @@ impl ItemStore for SqlItemStore {
         bytes.map(|bytes| decode(&bytes)).transpose()
     }
 
-    async fn list(
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<(Item, ListPosition)>, StoreError> {
+        let mut sql = SqlFragment::new();
+        sql.sql("SELECT items.item, items.id");
+        query.order.select_sql(&mut sql);
+        sql.sql(" FROM items");
+        sql.append(&readable_matching(
+            query.scope,
+            query.show_deleted,
+            query.filter,
+        ));
+        if let Some(after) = query.after {
+            let after = query.order.after_sql(after).ok_or(StoreError::Position)?;
+            sql.sql(" AND ").append(&after);
+        }
+        query.order.order_by_sql(&mut sql);
+        sql.sql(" LIMIT ").value(SqlValue::Int(query.limit));
+        let (text, values) = sql.render();
+        let types: Vec<SortValueType> = query
+            .order
+            .keys()
+            .iter()
+            .map(|key| key.value_type())
+            .collect();
+        with_pool!(&self.database, pool => {
+            let rows = bind_values!(sqlx::query(sqlx::AssertSqlSafe(text.clone())), &values)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let item = decode(&row.try_get::<Vec<u8>, _>(0)?)?;
+                    let id: String = row.try_get(1)?;
+                    let mut keys = Vec::with_capacity(types.len());
+                    for (index, value_type) in types.iter().enumerate() {
+                        let column = index + 2;
+                        keys.push(match value_type {
+                            SortValueType::Int => SortValue::Int(row.try_get(column)?),
+                            SortValueType::Float => SortValue::Float(row.try_get(column)?),
+                            SortValueType::Text => SortValue::Text(row.try_get(column)?),
+                        });
+                    }
+                    Ok((item, ListPosition { keys, id }))
+                })
+                .collect()
+        })
+    }
+
+    async fn count(
         &self,
         scope: &ReadScope,
         show_deleted: bool,
-        after: Option<&ListPosition>,
-        limit: i64,
-    ) -> Result<Vec<Item>, StoreError> {
-        // Every value is bound; only fixed SQL fragments are concatenated.
-        let mut sql = String::from("SELECT item FROM items WHERE 1 = 1");
-        let mut next = 1;
-        let mut placeholder = || {
-            let text = format!("${next}");
-            next += 1;
-            text
-        };
-        let subject = match scope {
-            ReadScope::All => None,
-            ReadScope::Public => {
-                sql.push_str(" AND visibility = 'public'");
-                None
-            }
-            ReadScope::User(subject) => {
-                sql.push_str(&format!(
-                    " AND (owner = {} OR visibility IN ('public', 'internal'))",
-                    placeholder()
-                ));
-                Some(subject)
-            }
-        };
-        if !show_deleted {
-            sql.push_str(" AND delete_time IS NULL");
-        }
-        if after.is_some() {
-            let (time_a, time_b, id) = (placeholder(), placeholder(), placeholder());
-            sql.push_str(&format!(
-                " AND (update_time < {time_a} OR (update_time = {time_b} AND id < {id}))"
-            ));
-        }
-        sql.push_str(&format!(
-            " ORDER BY update_time DESC, id DESC LIMIT {}",
-            placeholder()
-        ));
-        let rows: Vec<Vec<u8>> = with_pool!(&self.database, pool => {
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
-            if let Some(subject) = subject {
-                query = query.bind(subject.clone());
-            }
-            if let Some(after) = after {
-                query = query.bind(after.update_time).bind(after.update_time).bind(after.id.clone());
-            }
-            query.bind(limit).fetch_all(pool).await?
-        });
-        decode_all(rows)
+        filter: &SqlFragment,
+    ) -> Result<i64, StoreError> {
+        let mut sql = SqlFragment::new();
+        sql.sql("SELECT COUNT(*) FROM items");
+        sql.append(&readable_matching(scope, show_deleted, filter));
+        let (text, values) = sql.render();
+        Ok(with_pool!(&self.database, pool => {
+            bind_values!(sqlx::query_scalar(sqlx::AssertSqlSafe(text.clone())), &values)
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
     async fn head(&self) -> Result<i64, StoreError> {

@@ -144,11 +144,24 @@ async fn produce(
             .await
             .map_err(Error::from)?;
         let full_batch = events.len() as i64 == BATCH;
-        for feed_event in events {
+        for mut feed_event in events {
             position = feed_event.position;
             let readable = can_read(caller, &feed_event.item.owner, feed_event.item.visibility());
             if !readable {
                 continue;
+            }
+            // A deleted item is no longer readable by others: they learn only its name.
+            let privileged = match caller {
+                Caller::Authenticated(p) => {
+                    p.is_admin() || p.is_service() || p.subject == feed_event.item.owner
+                }
+                Caller::Anonymous => false,
+            };
+            if feed_event.item.delete_time.is_some() && !privileged {
+                feed_event.item = pake_api::knowledge::Item {
+                    name: feed_event.item.name,
+                    ..Default::default()
+                };
             }
             let kind = match feed_event.event_type.as_str() {
                 "created" => Type::Created,

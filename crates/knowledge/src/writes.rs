@@ -10,7 +10,7 @@ use pake_core::auth::{Caller, Principal};
 use pake_core::{Error, ErrorKind};
 use pake_runtime::db::{now_micros, timestamp};
 
-use crate::model::{self, can_read, can_write, item_id_from_name};
+use crate::model::{self, can_read_item, can_write, item_id_from_name};
 use crate::service::{KnowledgeService, etag};
 use crate::store::Replaced;
 use crate::update;
@@ -35,7 +35,7 @@ impl KnowledgeService {
             .store
             .get(id)
             .await?
-            .filter(|item| can_read(caller, &item.owner, item.visibility()))
+            .filter(|item| can_read_item(caller, item))
             .ok_or_else(|| Error::not_found(name).with_reason("ITEM_NOT_FOUND"))?;
         if !can_write(&principal, &current.owner) {
             return Err(Error::permission_denied(
@@ -113,7 +113,7 @@ impl KnowledgeService {
                 .store
                 .get(target_id)
                 .await?
-                .is_some_and(|target| can_read(caller, &target.owner, target.visibility()));
+                .is_some_and(|target| can_read_item(caller, &target));
             if !readable {
                 return Err(Error::invalid_field(
                     format!("item.links[{index}]"),

@@ -9,8 +9,10 @@ use pake_api::knowledge::Item;
 use pake_api::knowledge::item::{Kind, Status, Visibility};
 use pake_knowledge::feed::encode_cursor;
 use pake_knowledge::model;
+use pake_knowledge::order::{ListPosition, Order};
+use pake_knowledge::sql::SqlFragment;
 use pake_knowledge::store::{
-    Created, FeedEvent, ItemStore, ListPosition, ReadScope, SqlItemStore, StoreError,
+    Created, FeedEvent, ItemStore, ListQuery, ReadScope, SqlItemStore, StoreError,
 };
 use pake_runtime::db::{Database, now_micros, timestamp};
 use sqlx::postgres::PgPoolOptions;
@@ -123,6 +125,53 @@ fn readable(scope: &ReadScope, item: &Item) -> bool {
                 || matches!(item.visibility(), Visibility::Public | Visibility::Internal)
         }
     }
+}
+
+/// Whether `scope` lists `item` (soft-deleted when `deleted`): soft-deleted items only with
+/// `show_deleted`, and then only the reader's own (all of them for admins and services).
+fn listed(scope: &ReadScope, item: &Item, deleted: bool, show_deleted: bool) -> bool {
+    readable(scope, item)
+        && (!deleted
+            || (show_deleted
+                && match scope {
+                    ReadScope::All => true,
+                    ReadScope::Public => false,
+                    ReadScope::User(subject) => item.owner == *subject,
+                }))
+}
+
+/// Every page of a listing, in order, each page at most `page_size` long.
+async fn list_pages(
+    store: &dyn ItemStore,
+    scope: &ReadScope,
+    show_deleted: bool,
+    filter: &SqlFragment,
+    order: &Order,
+    page_size: i64,
+) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut after: Option<ListPosition> = None;
+    loop {
+        let page = store
+            .list(&ListQuery {
+                scope,
+                show_deleted,
+                filter,
+                order,
+                after: after.as_ref(),
+                limit: page_size,
+            })
+            .await
+            .expect("list");
+        assert!(page.len() <= usize::try_from(page_size).expect("small"));
+        let Some((_, last)) = page.last() else {
+            break;
+        };
+        after = Some(last.clone());
+        items.extend(page.into_iter().map(|(item, _)| item));
+        assert!(items.len() <= 1000, "paging does not terminate");
+    }
+    items
 }
 
 fn names(items: &[Item]) -> BTreeSet<String> {
@@ -402,7 +451,17 @@ async fn list_applies_visibility(fixture: Fixture) {
         |ids: &[&str]| -> BTreeSet<String> { ids.iter().map(|id| format!("items/{id}")).collect() };
     let list = |scope: ReadScope| {
         let store = fixture.store.clone();
-        async move { store.list(&scope, false, None, 100).await.expect("list") }
+        async move {
+            list_pages(
+                store.as_ref(),
+                &scope,
+                false,
+                &SqlFragment::new(),
+                &Order::default(),
+                100,
+            )
+            .await
+        }
     };
 
     assert_eq!(names(&list(ReadScope::All).await), names(&all));
@@ -450,7 +509,8 @@ async fn list_applies_visibility(fixture: Fixture) {
 }
 
 /// Keyset paging by (update_time desc, id desc) over items with tied update times covers every
-/// readable item exactly once, in order, for every scope, with and without deleted items.
+/// readable item exactly once, in order, for every scope, with and without deleted items (a
+/// reader sees only its own deleted items, all of them if it reads everything).
 async fn keyset_paging_covers_every_item_once(fixture: Fixture) {
     const ITEMS: usize = 23;
     let base = now_micros();
@@ -482,32 +542,21 @@ async fn keyset_paging_covers_every_item_once(fixture: Fixture) {
         for show_deleted in [false, true] {
             let mut expected: Vec<Item> = all
                 .iter()
-                .filter(|item| readable(&scope, item))
-                .filter(|item| show_deleted || !deleted.contains(id_of(item)))
+                .filter(|item| listed(&scope, item, deleted.contains(id_of(item)), show_deleted))
                 .cloned()
                 .collect();
             expected
                 .sort_by(|a, b| (update_micros(b), id_of(b)).cmp(&(update_micros(a), id_of(a))));
             for page_size in [1_i64, 4, 5, 100] {
-                let mut pages = Vec::new();
-                let mut after: Option<ListPosition> = None;
-                loop {
-                    let page = fixture
-                        .store
-                        .list(&scope, show_deleted, after.as_ref(), page_size)
-                        .await
-                        .expect("list");
-                    assert!(page.len() <= usize::try_from(page_size).expect("small"));
-                    let Some(last) = page.last() else {
-                        break;
-                    };
-                    after = Some(ListPosition {
-                        update_time: update_micros(last),
-                        id: id_of(last).to_owned(),
-                    });
-                    pages.extend(page);
-                    assert!(pages.len() <= ITEMS, "paging does not terminate");
-                }
+                let pages = list_pages(
+                    fixture.store.as_ref(),
+                    &scope,
+                    show_deleted,
+                    &SqlFragment::new(),
+                    &Order::default(),
+                    page_size,
+                )
+                .await;
                 assert_eq!(
                     pages, expected,
                     "{scope:?}, show_deleted {show_deleted}, page size {page_size}"
@@ -732,6 +781,13 @@ async fn feed_is_gap_free_and_ordered_under_concurrent_writers(fixture: Fixture)
     }
 }
 
+#[path = "store/list_filter.rs"]
+mod list_filter;
+#[path = "store/list_order.rs"]
+mod list_order;
+use list_filter::filters_select_what_the_reference_model_selects;
+use list_order::every_order_pages_each_matching_item_once;
+
 pake_testkit::store_conformance_suite!(open;
     create_then_get_round_trips,
     taken_id_is_already_exists,
@@ -743,4 +799,6 @@ pake_testkit::store_conformance_suite!(open;
     head_and_events_after_in_order,
     snapshot_returns_live_items_and_head,
     feed_is_gap_free_and_ordered_under_concurrent_writers,
+    filters_select_what_the_reference_model_selects,
+    every_order_pages_each_matching_item_once,
 );

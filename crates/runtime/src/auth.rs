@@ -178,3 +178,67 @@ impl JwksSource for GrpcJwksSource {
             .collect())
     }
 }
+
+/// Service-account tokens obtained by exchanging an API key with the identity service
+/// (`ExchangeApiKey`), cached until a minute before they expire. How a service running without
+/// identity in its process calls other services as a service account.
+#[derive(Debug)]
+pub struct ExchangedServiceTokens {
+    channel: tonic::transport::Channel,
+    api_key: pake_core::config::SecretString,
+    cached: tokio::sync::Mutex<Option<(String, std::time::SystemTime)>>,
+}
+
+impl ExchangedServiceTokens {
+    /// Tokens for `api_key` from the identity service at `identity_url` (connected lazily).
+    pub fn new(
+        identity_url: &str,
+        api_key: pake_core::config::SecretString,
+    ) -> Result<Self, tonic::transport::Error> {
+        let channel = tonic::transport::Endpoint::from_shared(identity_url.to_owned())?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_lazy();
+        Ok(ExchangedServiceTokens {
+            channel,
+            api_key,
+            cached: tokio::sync::Mutex::new(None),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl pake_core::token::ServiceTokenSource for ExchangedServiceTokens {
+    async fn token(&self) -> Result<String, Error> {
+        let mut cached = self.cached.lock().await;
+        let renew_before = std::time::Duration::from_secs(60);
+        if let Some((token, expire)) = cached.as_ref()
+            && expire
+                .duration_since(std::time::SystemTime::now())
+                .is_ok_and(|left| left > renew_before)
+        {
+            return Ok(token.clone());
+        }
+        let mut client = pake_api::identity::identity_service_client::IdentityServiceClient::new(
+            self.channel.clone(),
+        );
+        let response = client
+            .exchange_api_key(pake_api::identity::ExchangeApiKeyRequest {
+                api_key: self.api_key.expose().to_owned(),
+            })
+            .await
+            .map_err(|status| match status.code() {
+                tonic::Code::Unauthenticated => Error::unauthenticated(
+                    "search.service_api_key was refused by the identity service",
+                ),
+                _ => Error::unavailable("identity service unavailable", status),
+            })?
+            .into_inner();
+        let expire = response
+            .expire_time
+            .and_then(|t| std::time::SystemTime::try_from(t).ok())
+            .unwrap_or_else(std::time::SystemTime::now);
+        *cached = Some((response.access_token.clone(), expire));
+        Ok(response.access_token)
+    }
+}

@@ -1,0 +1,302 @@
+//! ListItems: the filter (AIP-160), the order (AIP-132), keyset pages and their page tokens.
+//!
+//! A page token holds the position the next page starts after (the sort key values and id of the
+//! previous page's last item) and a digest of what it is bound to: the caller, the filter, the
+//! order (canonically spelled) and `show_deleted`. Access is decided from the actual caller on
+//! every call, never from the token, so a token is opaque but needs no secrecy.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pake_api::knowledge::{Item, ItemView, ListItemsRequest, ListItemsResponse};
+use pake_core::Error;
+use pake_core::auth::Caller;
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use crate::filter::Filter;
+use crate::model::valid_item_id;
+use crate::order::{ListPosition, Order, SortValue, SortValueType};
+use crate::service::KnowledgeService;
+use crate::store::{ListQuery, ReadScope};
+
+const DEFAULT_PAGE_SIZE: i32 = 50;
+const MAX_PAGE_SIZE: i32 = 1000;
+const MAX_PAGE_TOKEN: usize = 1024;
+/// A page ends early rather than grow past this many encoded bytes (responses stay under the
+/// 4 MiB gRPC message limit, with room for the token and framing).
+const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
+const TOKEN_VERSION: u8 = 1;
+
+type Binding = [u8; 16];
+
+impl KnowledgeService {
+    pub(crate) async fn list_items(
+        &self,
+        caller: &Caller,
+        request: ListItemsRequest,
+    ) -> Result<ListItemsResponse, Error> {
+        if request.page_size < 0 {
+            return Err(Error::invalid_field("page_size", "must not be negative"));
+        }
+        let filter = Filter::parse(&request.filter)?;
+        let order = Order::parse(&request.order_by)?;
+        let page_size = usize::try_from(match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size => size.min(MAX_PAGE_SIZE),
+        })
+        .unwrap_or(1);
+        let view = ItemView::try_from(request.view).unwrap_or(ItemView::Unspecified);
+        let (scope, subject) = match caller {
+            Caller::Anonymous => (ReadScope::Public, None),
+            Caller::Authenticated(principal) if principal.is_admin() || principal.is_service() => {
+                (ReadScope::All, Some(principal.subject.as_str()))
+            }
+            Caller::Authenticated(principal) => (
+                ReadScope::User(principal.subject.clone()),
+                Some(principal.subject.as_str()),
+            ),
+        };
+        let binding = binding(
+            subject.unwrap_or_default(),
+            &request.filter,
+            &order,
+            request.show_deleted,
+        );
+        let after = if request.page_token.is_empty() {
+            None
+        } else {
+            Some(decode_page_token(&request.page_token, &binding, &order)?)
+        };
+        let condition = filter.to_sql(subject);
+        let query = ListQuery {
+            scope: &scope,
+            show_deleted: request.show_deleted,
+            filter: &condition,
+            order: &order,
+            after: after.as_ref(),
+            limit: i64::try_from(page_size).unwrap_or(i64::MAX) + 1,
+        };
+        let listed = self.store.list(&query).await?;
+        let mut more = listed.len() > page_size;
+        let mut items: Vec<Item> = Vec::new();
+        let mut last = None;
+        let mut bytes = 0;
+        for (item, position) in listed.into_iter().take(page_size) {
+            let item = crate::history::with_view(item, view);
+            bytes += item.encoded_len() + 8;
+            if !items.is_empty() && bytes > MAX_PAGE_BYTES {
+                more = true;
+                break;
+            }
+            items.push(item);
+            last = Some(position);
+        }
+        let next_page_token = match last {
+            Some(position) if more => encode_page_token(&binding, &position),
+            _ => String::new(),
+        };
+        let total = self
+            .store
+            .count(&scope, request.show_deleted, &condition)
+            .await?;
+        Ok(ListItemsResponse {
+            items,
+            next_page_token,
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+/// The digest a page token is bound to.
+fn binding(caller: &str, filter: &str, order: &Order, show_deleted: bool) -> Binding {
+    let mut hasher = Sha256::new();
+    let order = order.canonical();
+    let parts: [&[u8]; 4] = [
+        b"pake.knowledge.v1.ListItems",
+        caller.as_bytes(),
+        filter.as_bytes(),
+        order.as_bytes(),
+    ];
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.update([u8::from(show_deleted)]);
+    let digest = hasher.finalize();
+    let mut binding = Binding::default();
+    let length = binding.len();
+    binding.copy_from_slice(&digest[..length]);
+    binding
+}
+
+/// Version, binding, each key (`i64`/`f64` big-endian, text as a `u16` length and UTF-8), then
+/// the id; base64url. Titles are at most 512 bytes, so a token stays under 1024 characters.
+fn encode_page_token(binding: &Binding, position: &ListPosition) -> String {
+    let mut bytes = vec![TOKEN_VERSION];
+    bytes.extend_from_slice(binding);
+    for key in &position.keys {
+        match key {
+            SortValue::Int(value) => bytes.extend_from_slice(&value.to_be_bytes()),
+            SortValue::Float(value) => bytes.extend_from_slice(&value.to_bits().to_be_bytes()),
+            SortValue::Text(value) => {
+                let length = u16::try_from(value.len()).unwrap_or(u16::MAX);
+                bytes.extend_from_slice(&length.to_be_bytes());
+                bytes.extend_from_slice(
+                    value
+                        .as_bytes()
+                        .get(..usize::from(length))
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    }
+    bytes.extend_from_slice(position.id.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_page_token(token: &str, binding: &Binding, order: &Order) -> Result<ListPosition, Error> {
+    let invalid = || Error::invalid_field("page_token", "is not a token issued by ListItems");
+    if token.len() > MAX_PAGE_TOKEN {
+        return Err(invalid());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let Some((&TOKEN_VERSION, rest)) = bytes.split_first() else {
+        return Err(invalid());
+    };
+    let (digest, mut rest) = rest.split_at_checked(binding.len()).ok_or_else(invalid)?;
+    if digest != binding {
+        return Err(Error::invalid_field(
+            "page_token",
+            "was issued for another filter, order, show_deleted or caller",
+        ));
+    }
+    let mut keys = Vec::with_capacity(order.keys().len());
+    for key in order.keys() {
+        let value = match key.value_type() {
+            SortValueType::Int => {
+                let (value, remaining) = rest.split_first_chunk::<8>().ok_or_else(invalid)?;
+                rest = remaining;
+                SortValue::Int(i64::from_be_bytes(*value))
+            }
+            SortValueType::Float => {
+                let (value, remaining) = rest.split_first_chunk::<8>().ok_or_else(invalid)?;
+                rest = remaining;
+                let value = f64::from_bits(u64::from_be_bytes(*value));
+                if !value.is_finite() {
+                    return Err(invalid());
+                }
+                SortValue::Float(value)
+            }
+            SortValueType::Text => {
+                let (length, remaining) = rest.split_first_chunk::<2>().ok_or_else(invalid)?;
+                let (text, remaining) = remaining
+                    .split_at_checked(usize::from(u16::from_be_bytes(*length)))
+                    .ok_or_else(invalid)?;
+                rest = remaining;
+                SortValue::Text(String::from_utf8(text.to_vec()).map_err(|_| invalid())?)
+            }
+        };
+        keys.push(value);
+    }
+    let id = std::str::from_utf8(rest)
+        .ok()
+        .filter(|id| valid_item_id(id))
+        .ok_or_else(invalid)?;
+    Ok(ListPosition {
+        keys,
+        id: id.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::{SortField, SortKey};
+
+    fn order() -> Order {
+        Order::new(vec![
+            SortKey {
+                field: SortField::ConfidenceScore,
+                descending: true,
+            },
+            SortKey {
+                field: SortField::Title,
+                descending: false,
+            },
+            SortKey {
+                field: SortField::DeleteTime,
+                descending: true,
+            },
+        ])
+    }
+
+    #[test]
+    fn tokens_round_trip_and_stay_bound() {
+        let order = order();
+        let bound = binding("users/alice", "tag = \"x\"", &order, false);
+        let position = ListPosition {
+            keys: vec![
+                SortValue::Float(0.75),
+                SortValue::Text("Ünïcode title \"quoted\" \u{1}".repeat(19)),
+                SortValue::Int(-1),
+            ],
+            id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".to_owned(),
+        };
+        let token = encode_page_token(&bound, &position);
+        assert!(token.len() <= MAX_PAGE_TOKEN, "{}", token.len());
+        assert_eq!(
+            decode_page_token(&token, &bound, &order).expect("decodes"),
+            position
+        );
+
+        // Another caller, filter, order or show_deleted: rejected, naming page_token.
+        let others = [
+            binding("users/bob", "tag = \"x\"", &order, false),
+            binding("users/alice", "tag = \"y\"", &order, false),
+            binding("users/alice", "tag = \"x\"", &Order::default(), false),
+            binding("users/alice", "tag = \"x\"", &order, true),
+            binding("", "tag = \"x\"", &order, false),
+        ];
+        for other in others {
+            let error = decode_page_token(&token, &other, &order).expect_err("bound");
+            assert!(error.to_string().contains("page_token"), "{error}");
+        }
+        // Spellings of one order are one order.
+        let spelled =
+            Order::parse("confidence_score  DESC,title asc , delete_time desc").expect("order");
+        assert_eq!(
+            binding("users/alice", "tag = \"x\"", &spelled, false),
+            bound
+        );
+    }
+
+    #[test]
+    fn damaged_tokens_are_invalid_not_panics() {
+        let order = order();
+        let bound = binding("", "", &order, false);
+        let position = ListPosition {
+            keys: vec![
+                SortValue::Float(0.5),
+                SortValue::Text("t".into()),
+                SortValue::Int(7),
+            ],
+            id: "abc".to_owned(),
+        };
+        let token = encode_page_token(&bound, &position);
+        let bytes = URL_SAFE_NO_PAD.decode(&token).expect("base64");
+        // Cut anywhere before the end of the id's first byte (a shorter id is just another id).
+        for cut in 0..=bytes.len() - position.id.len() {
+            let damaged = URL_SAFE_NO_PAD.encode(&bytes[..cut]);
+            assert!(
+                decode_page_token(&damaged, &bound, &order).is_err(),
+                "cut {cut}"
+            );
+        }
+        for token in ["", "!!!", "AAAA", &"A".repeat(MAX_PAGE_TOKEN + 1)] {
+            assert!(decode_page_token(token, &bound, &order).is_err());
+        }
+        let mut nan = bytes.clone();
+        nan[17..25].copy_from_slice(&f64::NAN.to_bits().to_be_bytes());
+        assert!(decode_page_token(&URL_SAFE_NO_PAD.encode(nan), &bound, &order).is_err());
+    }
+}
