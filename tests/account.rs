@@ -163,3 +163,53 @@ async fn changing_the_password_needs_the_current_one_and_ends_every_session() {
         .expect("new password works");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_are_throttled_alike_for_real_and_unknown_accounts() {
+    use tonic_types::StatusExt;
+    let attempt = |username: &str, password: &str| CreateSessionRequest {
+        username: username.into(),
+        password: password.into(),
+    };
+    // A fresh server per account, since failures from one address throttle every account.
+    for real in [true, false] {
+        let app = spawn_app().await;
+        let alice = sign_up_and_in(&app, "alice").await;
+        let username = if real {
+            alice.user.username.clone()
+        } else {
+            "nobody_at_all".to_owned()
+        };
+        let mut identity = IdentityServiceClient::new(app.channel().await);
+        for _ in 0..pake_identity::throttle::FREE_FAILURES {
+            let status = identity
+                .create_session(attempt(&username, "wrong password here"))
+                .await
+                .expect_err("wrong");
+            assert_eq!(status.code(), Code::Unauthenticated);
+        }
+        // Even the right password must wait now; the answer says how long.
+        let throttled = identity
+            .create_session(attempt(&username, TEST_PASSWORD))
+            .await
+            .expect_err("throttled");
+        assert_eq!(throttled.code(), Code::ResourceExhausted, "{username}");
+        let retry = throttled
+            .get_error_details()
+            .retry_info()
+            .cloned()
+            .expect("RetryInfo");
+        assert!(
+            retry
+                .retry_delay
+                .is_some_and(|d| d > std::time::Duration::ZERO)
+        );
+        // The address is throttled for every account now.
+        let other = identity
+            .create_session(attempt("someone_else", TEST_PASSWORD))
+            .await
+            .expect_err("per address");
+        assert_eq!(other.code(), Code::ResourceExhausted);
+        app.stop().await;
+    }
+}

@@ -122,6 +122,9 @@ pub struct IdentityConfig {
     pub hashing_concurrency: usize,
     /// Sign-ins allowed to wait for a hashing slot before RESOURCE_EXHAUSTED.
     pub hashing_queue: usize,
+    /// Peers (IP addresses) whose `X-Forwarded-For` is believed: Kong and the edge. The client
+    /// address for throttling is then the rightmost forwarded address that is not a trusted proxy.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for IdentityConfig {
@@ -135,6 +138,7 @@ impl Default for IdentityConfig {
             argon2_iterations: 2,
             hashing_concurrency: 0,
             hashing_queue: 64,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -428,6 +432,14 @@ impl Config {
                     identity.argon2_iterations
                 ),
             );
+        }
+        for (index, proxy) in identity.trusted_proxies.iter().enumerate() {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                problem(
+                    &format!("identity.trusted_proxies[{index}]"),
+                    format!("'{proxy}' is not an IP address"),
+                );
+            }
         }
         if identity.hashing_queue == 0 {
             problem("identity.hashing_queue", "must be at least 1".to_owned());

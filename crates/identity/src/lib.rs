@@ -25,4 +25,5 @@ pub mod password;
 pub mod roles;
 pub mod service_tokens;
 pub mod store;
+pub mod throttle;
 pub mod tokens;

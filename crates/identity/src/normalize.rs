@@ -15,7 +15,7 @@ pub const MAX_USERNAME_BYTES: usize = 64;
 pub const MAX_EMAIL_BYTES: usize = 254;
 
 /// Why a name was refused (the message is shown to the client with the field name).
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// Empty after trimming.
     #[error("must not be empty")]

@@ -22,6 +22,7 @@ use tonic::{Request, Response, Status};
 use crate::password::{Hasher, Verification, check_new_password};
 use crate::signing_key::SigningKey;
 use crate::store::{IdentityStore, RefreshOutcome, SessionRecord, UserRecord};
+use crate::throttle::Verdict;
 use crate::tokens::{Signer, hash_refresh_token, new_refresh_token};
 use crate::{normalize, roles};
 
@@ -40,6 +41,7 @@ pub struct IdentityService {
     signing_key: SigningKey,
     pub(crate) revoked: Arc<dyn RevokedSessions>,
     pub(crate) key_hasher: crate::api_keys::KeyHasher,
+    pub(crate) throttle: Arc<crate::throttle::Throttle>,
     config: IdentityConfig,
 }
 
@@ -61,6 +63,7 @@ impl IdentityService {
             signing_key,
             revoked,
             key_hasher,
+            throttle: Arc::new(crate::throttle::Throttle::default()),
             config,
         }
     }
@@ -306,6 +309,25 @@ impl IdentityService {
         } else {
             normalize::username(&request.username).map(|n| n.key)
         };
+        // Throttle on the normalised name whether or not the account exists.
+        let account = key
+            .clone()
+            .unwrap_or_else(|_| request.username.trim().to_lowercase());
+        match self.throttle.check(&account, client_address) {
+            Verdict::Allowed => {}
+            Verdict::Wait(wait) => {
+                return Err(Error::resource_exhausted(
+                    "too many failed sign-ins; wait before retrying",
+                    wait,
+                )
+                .with_reason("SIGN_IN_THROTTLED"));
+            }
+            Verdict::Locked => {
+                // Indistinguishable from a wrong password, including the work spent.
+                self.hasher.verify_dummy(request.password).await?;
+                return Err(invalid_credentials());
+            }
+        }
         let user = match key {
             Ok(key) => self.store.user_by_login(&key).await?,
             Err(_) => None,
@@ -313,6 +335,7 @@ impl IdentityService {
         let Some(user) = user.filter(|u| !u.disabled && !u.service_account) else {
             // Same cost as a wrong password: exactly one verification at the same parameters.
             self.hasher.verify_dummy(request.password).await?;
+            self.throttle.failed(&account, client_address);
             return Err(invalid_credentials());
         };
         let rehashed = match self
@@ -320,10 +343,14 @@ impl IdentityService {
             .verify(request.password, user.password_hash.clone())
             .await?
         {
-            Verification::Mismatch => return Err(invalid_credentials()),
+            Verification::Mismatch => {
+                self.throttle.failed(&account, client_address);
+                return Err(invalid_credentials());
+            }
             Verification::Match => None,
             Verification::MatchRehashed(hash) => Some(hash),
         };
+        self.throttle.succeeded(&account, client_address);
         let now = now_micros();
         self.store
             .record_sign_in(&user.id, now, rehashed.as_deref())
@@ -504,11 +531,30 @@ pub(crate) fn session_to_proto(session: &SessionRecord, current: bool) -> Sessio
     }
 }
 
-fn client_address<T>(request: &Request<T>) -> String {
-    request
+/// The client's address: the connection's peer, or — when the peer is a trusted proxy — the
+/// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy.
+fn client_address<T>(request: &Request<T>, trusted: &[String]) -> String {
+    let peer = request
         .remote_addr()
         .map(|addr| addr.ip().to_string())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = request
+        .metadata()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|entry| entry.parse::<std::net::IpAddr>().is_ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .iter()
+        .rev()
+        .find(|entry| !trusted.iter().any(|proxy| proxy == *entry))
+        .map_or(peer, |entry| (*entry).to_owned())
 }
 
 fn user_agent<T>(request: &Request<T>) -> String {
@@ -527,7 +573,7 @@ impl identity_service_server::IdentityService for IdentityService {
         request: Request<CreateUserRequest>,
     ) -> Result<Response<User>, Status> {
         let caller = caller(&request);
-        let address = client_address(&request);
+        let address = client_address(&request, &self.config.trusted_proxies);
         let user = self
             .create_user(&caller, &address, request.into_inner())
             .await?;
@@ -545,7 +591,7 @@ impl identity_service_server::IdentityService for IdentityService {
         &self,
         request: Request<CreateSessionRequest>,
     ) -> Result<Response<CreateSessionResponse>, Status> {
-        let address = client_address(&request);
+        let address = client_address(&request, &self.config.trusted_proxies);
         let agent = user_agent(&request);
         Ok(Response::new(
             self.sign_in(&address, &agent, request.into_inner()).await?,
