@@ -27,3 +27,4 @@ pub mod service_tokens;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
+mod update_user;

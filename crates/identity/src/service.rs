@@ -495,7 +495,7 @@ fn validate_user_id(id: &str) -> Result<(), Error> {
     }
 }
 
-fn user_to_proto(user: &UserRecord) -> User {
+pub(crate) fn user_to_proto(user: &UserRecord) -> User {
     use pake_api::identity::user::State;
     User {
         name: user.resource_name(),
@@ -613,6 +613,16 @@ impl identity_service_server::IdentityService for IdentityService {
         self.delete_session(&caller, &request.get_ref().name)
             .await?;
         Ok(Response::new(()))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pake_api::identity::UpdateUserRequest>,
+    ) -> Result<Response<User>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.update_user(&caller, request.into_inner()).await?,
+        ))
     }
 
     async fn list_sessions(

@@ -174,6 +174,17 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<RefreshOutcome, StoreError>;
     /// Revokes a session; false when it was unknown or already revoked.
     async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Stores `user` (its next version) if the stored revision is still `expected_revision`;
+    /// with `revoke_sessions`, also revokes every live session in the same transaction and
+    /// returns them. `Ok(None)` when the revision moved (a concurrent update won).
+    async fn update_user(
+        &self,
+        user: &UserRecord,
+        expected_revision: i64,
+        revoke_sessions: bool,
+    ) -> Result<Option<Vec<SessionRecord>>, StoreError>;
+    /// How many enabled users hold the admin role.
+    async fn count_active_admins(&self) -> Result<i64, StoreError>;
     /// Inserts an API key with the keyed hash of its secret.
     async fn insert_api_key(
         &self,
@@ -477,6 +488,74 @@ impl IdentityStore for SqlIdentityStore {
             tx.commit().await?;
             Ok(outcome)
         })
+    }
+
+    async fn update_user(
+        &self,
+        user: &UserRecord,
+        expected_revision: i64,
+        revoke_sessions: bool,
+    ) -> Result<Option<Vec<SessionRecord>>, StoreError> {
+        let select = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoke_time IS NULL"
+        );
+        let result: Result<Option<Vec<SessionRecord>>, sqlx::Error> = with_pool!(&self.database, pool => async {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE users SET username = $1, username_key = $2, email = $3, email_key = $4, \
+                 display_name = $5, roles = $6, disabled = $7, revision = $8, update_time = $9 \
+                 WHERE id = $10 AND revision = $11",
+            )
+            .bind(&user.username)
+            .bind(&user.username_key)
+            .bind(&user.email)
+            .bind(&user.email_key)
+            .bind(&user.display_name)
+            .bind(&user.roles)
+            .bind(user.disabled)
+            .bind(user.revision)
+            .bind(user.update_time)
+            .bind(&user.id)
+            .bind(expected_revision)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let mut ended = Vec::new();
+            if revoke_sessions {
+                ended = sqlx::query_as::<_, SessionRecord>(sqlx::AssertSqlSafe(select))
+                    .bind(&user.id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE sessions SET revoke_time = $1 WHERE user_id = $2 AND revoke_time IS NULL")
+                    .bind(user.update_time)
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(Some(ended))
+        }
+        .await);
+        result.map_err(|error| match conflict_field(&error) {
+            Some(field) => StoreError::Conflict(field),
+            None => StoreError::Database(error),
+        })
+    }
+
+    async fn count_active_admins(&self) -> Result<i64, StoreError> {
+        Ok(with_pool!(&self.database, pool => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM users WHERE disabled = $1 AND (roles = 'admin' OR roles LIKE 'admin,%' \
+                 OR roles LIKE '%,admin' OR roles LIKE '%,admin,%')",
+            )
+            .bind(false)
+            .fetch_one(pool)
+            .await?
+        }))
     }
 
     async fn insert_api_key(
