@@ -1,0 +1,117 @@
+//! The command line: which scenario, how many clients, for how long.
+
+use std::time::Duration;
+
+use crate::load::LoadOptions;
+use crate::scenarios::ScenarioKind;
+
+/// `pake-bench` drives one unary RPC with concurrent clients over loopback gRPC and compares it
+/// with a bare tonic echo server measured in the same run.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "pake-bench", version, about, long_about = None)]
+pub struct Options {
+    /// What to measure. `echo` measures the ceiling alone.
+    #[arg(long, value_enum, default_value = "get-item")]
+    pub scenario: ScenarioKind,
+    /// Concurrent clients, each with its own HTTP/2 connection, each making one call at a time.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Length of the measured window (e.g. `10s`, `250ms`, `1m`).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Unrecorded calls before the window, to warm connections, caches and the allocator.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Items the `get-item` scenario creates (and reads at random).
+    #[arg(long, default_value_t = 1000)]
+    pub items: usize,
+    /// A call taking longer than this is abandoned and counted as an error.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub call_timeout: Duration,
+}
+
+impl Options {
+    /// The options of a run with the defaults of the command line, for `scenario`.
+    pub fn defaults(scenario: ScenarioKind) -> Self {
+        Options {
+            scenario,
+            concurrency: 16,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            items: 1000,
+            call_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Rejects options no run can use, naming the flag.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.concurrency >= 1, "--concurrency must be at least 1");
+        anyhow::ensure!(!self.duration.is_zero(), "--duration must be longer than 0");
+        anyhow::ensure!(
+            !self.call_timeout.is_zero(),
+            "--call-timeout must be longer than 0"
+        );
+        Ok(())
+    }
+
+    /// The load driver's part.
+    pub fn load(&self) -> LoadOptions {
+        LoadOptions {
+            concurrency: self.concurrency,
+            warmup: self.warmup,
+            duration: self.duration,
+            call_timeout: self.call_timeout,
+        }
+    }
+}
+
+/// Parses `250ms`, `10s`, `1.5s`, `2m` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let unit_start = trimmed
+        .find(|character: char| !(character.is_ascii_digit() || character == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(unit_start);
+    let invalid = || format!("`{text}` is not a duration such as 10s, 250ms or 2m");
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(invalid()),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_their_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn malformed_durations_are_rejected() {
+        for text in ["", "s", "10h", "ten seconds", "-1s", "1..2s"] {
+            assert!(parse_duration(text).is_err(), "{text:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_defaults_match_the_command_line() {
+        use clap::Parser;
+        let parsed = Options::try_parse_from(["pake-bench"]).map_err(|error| error.to_string());
+        let parsed = parsed.map(|options| format!("{options:?}"));
+        assert_eq!(
+            parsed,
+            Ok(format!("{:?}", Options::defaults(ScenarioKind::GetItem)))
+        );
+    }
+}

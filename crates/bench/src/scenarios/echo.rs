@@ -1,0 +1,112 @@
+//! The ceiling: a bare tonic server with one unary method that answers with its request. It has
+//! no authentication, no store and no layers, so the fraction of its throughput a scenario
+//! reaches says how much the scenario's own work costs on top of gRPC itself.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Server};
+use tonic::{Request, Response, Status};
+
+use crate::load::Call;
+use crate::scenarios::{Scenario, connect};
+
+/// The generated client and server of `bench.Echo` (see `build.rs`).
+#[allow(clippy::all, missing_docs, rust_2018_idioms)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/bench.Echo.rs"));
+}
+
+use generated::echo_client::EchoClient;
+use generated::echo_server::{Echo, EchoServer};
+
+/// Request and response of `bench.Echo/Echo`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EchoMessage {
+    /// Sent, and expected back unchanged.
+    #[prost(string, tag = "1")]
+    pub text: String,
+}
+
+/// What clients send: as long as a GetItem request's item name (`items/` and a UUID).
+const ECHO_TEXT: &str = "items/01961f1c-8e4b-7a3d-9c55-6f0e2b7d4a19";
+
+struct EchoService;
+
+#[tonic::async_trait]
+impl Echo for EchoService {
+    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
+        Ok(Response::new(request.into_inner()))
+    }
+}
+
+/// The echo server, running on a loopback port.
+pub struct EchoScenario {
+    url: String,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl EchoScenario {
+    /// Starts the server on a free loopback port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .context("binding the echo server to a loopback port")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        // As tonic's own `serve` does: small responses go out at once instead of waiting for
+        // the client's (delayed) ACK of the previous segment.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(
+            Server::builder()
+                .add_service(EchoServer::new(EchoService))
+                .serve_with_incoming_shutdown(incoming, async {
+                    // A dropped sender stops the server too.
+                    let _ = stopped.await;
+                }),
+        );
+        Ok(EchoScenario { url, stop, server })
+    }
+}
+
+impl Scenario for EchoScenario {
+    type Call = EchoCall;
+
+    async fn client(&self) -> anyhow::Result<EchoCall> {
+        Ok(EchoCall {
+            client: EchoClient::new(connect(&self.url).await?),
+            message: EchoMessage {
+                text: ECHO_TEXT.to_owned(),
+            },
+        })
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        // The server may already have ended (with an error, reported below).
+        let _ = self.stop.send(());
+        self.server
+            .await
+            .context("the echo server panicked")?
+            .context("the echo server failed")
+    }
+}
+
+/// One echo client.
+pub struct EchoCall {
+    client: EchoClient<Channel>,
+    message: EchoMessage,
+}
+
+impl Call for EchoCall {
+    async fn call(&mut self) -> Result<(), Status> {
+        let reply = self.client.echo(self.message.clone()).await?.into_inner();
+        if reply.text != self.message.text {
+            return Err(Status::internal("the echo server answered with other text"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! Scenarios: a server under test, prepared with its data, that hands out benchmark clients.
+//!
+//! Adding one (say `search` or `create-item`) takes a module here with a [`Scenario`] and its
+//! [`Call`](crate::load::Call), a [`ScenarioKind`] variant, and an arm in [`measure_kind`].
+//! Scenarios against PAKE start it with [`pake_server::PakeServer`].
+
+pub mod echo;
+pub mod get_item;
+pub mod pake_server;
+
+use std::future::Future;
+
+use anyhow::Context;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::load::{self, Call, LoadOptions, Measurement};
+use crate::options::Options;
+
+/// The scenarios `--scenario` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScenarioKind {
+    /// The bare tonic echo server alone (the ceiling every other scenario is compared with).
+    Echo,
+    /// GetItem on random items of one signed-in user, through the all-in-one `pake serve`.
+    GetItem,
+}
+
+impl ScenarioKind {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioKind::Echo => "echo",
+            ScenarioKind::GetItem => "get-item",
+        }
+    }
+}
+
+/// A prepared server under test.
+pub trait Scenario: Sized {
+    /// The call each client repeats.
+    type Call: Call;
+
+    /// A new client with its own connection.
+    fn client(&self) -> impl Future<Output = anyhow::Result<Self::Call>>;
+
+    /// Stops the server and waits until it has stopped.
+    fn stop(self) -> impl Future<Output = anyhow::Result<()>>;
+}
+
+/// Connects `options.concurrency` clients to `scenario`, drives them, then stops the server
+/// (also when driving failed).
+pub async fn measure<S: Scenario>(
+    scenario: S,
+    options: &LoadOptions,
+) -> anyhow::Result<Measurement> {
+    let driven = async {
+        let mut clients = Vec::with_capacity(options.concurrency);
+        for _ in 0..options.concurrency {
+            clients.push(scenario.client().await?);
+        }
+        load::drive(clients, options).await
+    }
+    .await;
+    let stopped = scenario.stop().await;
+    let measurement = driven?;
+    stopped?;
+    Ok(measurement)
+}
+
+/// Prepares the scenario `kind` (server and data) and measures it.
+pub async fn measure_kind(kind: ScenarioKind, options: &Options) -> anyhow::Result<Measurement> {
+    let load = options.load();
+    match kind {
+        ScenarioKind::Echo => measure(echo::EchoScenario::start().await?, &load).await,
+        ScenarioKind::GetItem => {
+            let scenario = get_item::GetItemScenario::prepare(options).await?;
+            measure(scenario, &load).await
+        }
+    }
+}
+
+/// Opens one HTTP/2 connection to `url`. Every client of every scenario, the echo ceiling
+/// included, connects this way, so they differ only in the server they reach.
+pub async fn connect(url: &str) -> anyhow::Result<Channel> {
+    Endpoint::from_shared(url.to_owned())
+        .with_context(|| format!("invalid server url {url}"))?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {url}"))
+}

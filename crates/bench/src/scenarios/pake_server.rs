@@ -1,0 +1,117 @@
+//! The system under test: the all-in-one `pake serve` started in-process on a loopback port
+//! over a fresh temporary data dir (SQLite, generated signing key), and a user signed up and in
+//! through the public API, as a client would. Shared by every scenario against PAKE.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use pake::AppHandle;
+use pake_api::identity::identity_service_client::IdentityServiceClient;
+use pake_api::identity::{CreateSessionRequest, CreateUserRequest, User};
+use pake_core::config::{Config, ServiceRole};
+use pake_runtime::Shutdown;
+use tempfile::TempDir;
+use tonic::metadata::{Ascii, MetadataValue};
+
+use crate::scenarios::connect;
+
+/// Lifetime of the benchmark user's access token: the longest the configuration allows, so a
+/// run of up to about a quarter of an hour needs no refresh.
+pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(900);
+
+const USERNAME: &str = "bench_user";
+const PASSWORD: &str = "correct horse battery staple 42!";
+
+/// A running all-in-one server and its temporary data dir (removed when this is dropped).
+pub struct PakeServer {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    shutdown: Shutdown,
+    handle: AppHandle,
+    _data_dir: TempDir,
+}
+
+/// The signed-in benchmark user.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    /// `authorization` metadata: `Bearer <access token>`.
+    pub bearer: MetadataValue<Ascii>,
+    /// When the access token stops being accepted (measured from before the sign-in).
+    pub expires_at: Instant,
+}
+
+impl PakeServer {
+    /// Starts every service in this process on a free loopback port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir().context("creating a temporary data dir")?;
+        let mut config = Config {
+            grpc_listen: "127.0.0.1:0".to_owned(),
+            data_dir: data_dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.identity.access_token_ttl_secs = ACCESS_TOKEN_TTL.as_secs();
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .context("binding pake to a loopback port")?;
+        let shutdown = Shutdown::new();
+        let handle = pake::start(&config, ServiceRole::All, listener, shutdown.clone())
+            .await
+            .context("starting pake serve in-process")?;
+        Ok(PakeServer {
+            url: handle.grpc_url(),
+            shutdown,
+            handle,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// Registers the benchmark user and signs in.
+    pub async fn sign_up_and_in(&self) -> anyhow::Result<SignedIn> {
+        let mut identity = IdentityServiceClient::new(connect(&self.url).await?);
+        identity
+            .create_user(CreateUserRequest {
+                user: Some(User {
+                    username: USERNAME.to_owned(),
+                    ..User::default()
+                }),
+                password: PASSWORD.to_owned(),
+                ..CreateUserRequest::default()
+            })
+            .await
+            .context("signing up")?;
+        let signed_in_at = Instant::now();
+        let session = identity
+            .create_session(CreateSessionRequest {
+                username: USERNAME.to_owned(),
+                password: PASSWORD.to_owned(),
+            })
+            .await
+            .context("signing in")?
+            .into_inner();
+        let bearer = format!("Bearer {}", session.access_token)
+            .parse()
+            .context("the access token is not valid metadata")?;
+        Ok(SignedIn {
+            bearer,
+            expires_at: signed_in_at + ACCESS_TOKEN_TTL,
+        })
+    }
+
+    /// Triggers shutdown and waits for the drain.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.trigger();
+        self.handle.wait().await.context("stopping pake")
+    }
+}
+
+impl SignedIn {
+    /// `message` with this user's `authorization` metadata.
+    pub fn authorize<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", self.bearer.clone());
+        request
+    }
+}
