@@ -240,3 +240,55 @@ async fn users_edit_their_profile_admins_their_rights() {
     assert_eq!(last.code(), Code::FailedPrecondition);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_read_the_search_index_status() {
+    use pake_api::search::search_service_client::SearchServiceClient;
+    use pake_api::search::{GetIndexStatusRequest, IndexState, SearchRequest};
+    let app = spawn_app().await;
+    let admin = admin_token(&app).await;
+    let alice = sign_up_and_in(&app, "alice").await;
+    let item = KnowledgeServiceClient::new(app.channel().await)
+        .create_item(authorized(
+            &alice.access_token,
+            CreateItemRequest {
+                item: Some(Item {
+                    title: "Indexed".into(),
+                    ..Item::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("create")
+        .into_inner();
+    let mut search = SearchServiceClient::new(app.channel().await);
+    search
+        .search(authorized(
+            &alice.access_token,
+            SearchRequest {
+                min_cursor: item.feed_cursor.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("wait until applied");
+    let status = search
+        .get_index_status(authorized(&admin, GetIndexStatusRequest {}))
+        .await
+        .expect("admin reads the status")
+        .into_inner();
+    assert!(status.applied_cursor >= item.feed_cursor, "{status:?}");
+    assert_eq!(status.document_count, 1);
+    assert!(status.last_commit_time.is_some());
+    assert!(
+        [IndexState::Ready as i32, IndexState::CatchingUp as i32].contains(&status.state),
+        "{status:?}"
+    );
+    let denied = search
+        .get_index_status(authorized(&alice.access_token, GetIndexStatusRequest {}))
+        .await
+        .expect_err("not for editors");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    app.stop().await;
+}

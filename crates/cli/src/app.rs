@@ -118,16 +118,20 @@ pub async fn start(
                 .context("upstream.identity")?,
             ),
         };
+        let progress = pake_search::progress::Progress::default();
         let consumer = pake_search::consumer::FeedConsumer::new(
             index.clone(),
             &knowledge_url,
             tokens,
             applied_tx,
+            progress.clone(),
             shutdown.clone(),
         )
         .context("upstream.knowledge")?;
         background.push(consumer.spawn());
-        server.add_service(pake_search::SearchService::new(index, applied_rx).into_server());
+        server.add_service(
+            pake_search::SearchService::new(index, applied_rx, progress).into_server(),
+        );
     }
 
     let server = server.start(listener).await?;

@@ -18,9 +18,12 @@ use tokio::sync::watch;
 use tonic::transport::Channel;
 
 use crate::index::{IndexedItem, SearchIndex, Visibility};
+use crate::progress::Progress;
 
 const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// An item should be searchable within this long of its write (SPEC §5).
+const FRESHNESS_TARGET: Duration = Duration::from_secs(1);
 
 /// Options → Service → Handle: configure, then [`FeedConsumer::spawn`].
 #[derive(Debug)]
@@ -29,6 +32,7 @@ pub struct FeedConsumer {
     channel: Channel,
     tokens: Arc<dyn ServiceTokenSource>,
     applied: watch::Sender<String>,
+    progress: Progress,
     shutdown: Shutdown,
 }
 
@@ -39,6 +43,7 @@ impl FeedConsumer {
         knowledge_url: &str,
         tokens: Arc<dyn ServiceTokenSource>,
         applied: watch::Sender<String>,
+        progress: Progress,
         shutdown: Shutdown,
     ) -> Result<Self, tonic::transport::Error> {
         let channel = tonic::transport::Endpoint::from_shared(knowledge_url.to_owned())?
@@ -50,6 +55,7 @@ impl FeedConsumer {
             channel,
             tokens,
             applied,
+            progress,
             shutdown,
         })
     }
@@ -115,6 +121,7 @@ impl FeedConsumer {
             Err(status) => return Err(classify(status, rebuilding)),
         };
         if rebuilding {
+            self.progress.rebuilding();
             self.index.clear().map_err(index_error)?;
         }
         self.applied.send_replace(applied);
@@ -152,6 +159,15 @@ impl FeedConsumer {
         in_snapshot: &mut bool,
     ) -> Result<(), FollowError> {
         let kind = Type::try_from(event.r#type).unwrap_or(Type::Unspecified);
+        if !matches!(
+            kind,
+            Type::Heartbeat | Type::SnapshotEnd | Type::Unspecified
+        ) {
+            let written = event
+                .event_time
+                .and_then(|t| std::time::SystemTime::try_from(t).ok());
+            self.progress.received(written);
+        }
         match kind {
             Type::Snapshot | Type::Created | Type::Updated | Type::Undeleted => {
                 if let Some(item) = event.item {
@@ -173,9 +189,12 @@ impl FeedConsumer {
                 return Ok(());
             }
             Type::Heartbeat => {
-                if pending.is_none() && !*in_snapshot && event.cursor > *self.applied.borrow() {
-                    // Nothing pending: everything up to the head is in the index already.
-                    self.applied.send_replace(event.cursor);
+                if pending.is_none() && !*in_snapshot {
+                    if event.cursor > *self.applied.borrow() {
+                        // Nothing pending: everything up to the head is in the index already.
+                        self.applied.send_replace(event.cursor);
+                    }
+                    self.progress.caught_up();
                 }
                 return Ok(());
             }
@@ -194,6 +213,14 @@ impl FeedConsumer {
             .await
             .map_err(|e| FollowError::Retry(tonic::Status::internal(e.to_string())))?
             .map_err(index_error)?;
+        // Behind when what was just committed had waited longer than the freshness target.
+        let behind = self
+            .progress
+            .snapshot()
+            .oldest_pending
+            .and_then(|oldest| oldest.elapsed().ok())
+            .is_some_and(|waited| waited > FRESHNESS_TARGET);
+        self.progress.committed(behind);
         self.applied.send_replace(cursor);
         Ok(())
     }

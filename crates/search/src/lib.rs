@@ -6,6 +6,7 @@
 
 pub mod consumer;
 pub mod index;
+pub mod progress;
 pub mod service;
 
 pub use service::SearchService;

@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pake_api::search::search_service_server::{self, SearchServiceServer};
 use pake_api::search::{
-    Facet, FacetField as WireFacet, FacetValue, SearchRequest, SearchResponse, SearchResult,
-    TextRange,
+    Facet, FacetField as WireFacet, FacetValue, GetIndexStatusRequest, IndexState, IndexStatus,
+    SearchRequest, SearchResponse, SearchResult, TextRange,
 };
 use pake_core::Error;
 use pake_core::auth::Caller;
@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::index::{Access, FacetField, Order, Query, SearchIndex};
+use crate::progress::{Progress, State};
 
 const DEFAULT_PAGE_SIZE: i32 = 20;
 const MAX_PAGE_SIZE: i32 = 100;
@@ -30,12 +31,61 @@ const MAX_FRESHNESS_WAIT: Duration = Duration::from_secs(5);
 pub struct SearchService {
     index: SearchIndex,
     applied: watch::Receiver<String>,
+    progress: Progress,
 }
 
 impl SearchService {
-    /// A service answering from `index`, whose applied feed cursor is published on `applied`.
-    pub fn new(index: SearchIndex, applied: watch::Receiver<String>) -> Self {
-        SearchService { index, applied }
+    /// A service answering from `index`, whose applied feed cursor is published on `applied`
+    /// and whose state the feed consumer reports in `progress`.
+    pub fn new(index: SearchIndex, applied: watch::Receiver<String>, progress: Progress) -> Self {
+        SearchService {
+            index,
+            applied,
+            progress,
+        }
+    }
+
+    /// UNAVAILABLE while a snapshot rebuild is incomplete: answers would silently miss items.
+    fn require_complete(&self) -> Result<(), Error> {
+        if self.progress.snapshot().state == State::Rebuilding {
+            return Err(Error::new(
+                pake_core::ErrorKind::Unavailable,
+                "the search index is being rebuilt from the change feed; retry shortly",
+            )
+            .with_reason("INDEX_REBUILDING")
+            .with_retry_after(Duration::from_secs(1)));
+        }
+        Ok(())
+    }
+
+    fn index_status(&self, caller: &Caller) -> Result<IndexStatus, Error> {
+        match caller {
+            Caller::Anonymous => return Err(Error::unauthenticated("authorization: required")),
+            Caller::Authenticated(p) if !(p.is_admin() || p.is_service()) => {
+                return Err(Error::permission_denied(
+                    "only admins and service accounts read the index status",
+                ));
+            }
+            Caller::Authenticated(_) => {}
+        }
+        let progress = self.progress.snapshot();
+        let lag = progress
+            .oldest_pending
+            .and_then(|oldest| oldest.elapsed().ok())
+            .unwrap_or_default();
+        Ok(IndexStatus {
+            replica: std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned()),
+            state: match progress.state {
+                State::CatchingUp => IndexState::CatchingUp,
+                State::Ready => IndexState::Ready,
+                State::Rebuilding => IndexState::Rebuilding,
+            } as i32,
+            applied_cursor: self.applied.borrow().clone(),
+            document_count: i64::try_from(self.index.num_docs()).unwrap_or(i64::MAX),
+            last_commit_time: progress.last_commit_time.map(prost_types::Timestamp::from),
+            feed_lag: prost_types::Duration::try_from(lag).ok(),
+            pending_event_count: i64::try_from(progress.pending_events).unwrap_or(i64::MAX),
+        })
     }
 
     /// The tonic server for this service.
@@ -137,6 +187,8 @@ impl SearchService {
                 .min(MAX_FRESHNESS_WAIT);
             self.wait_for(&request.min_cursor, wait).await?;
         }
+        // After the wait: a rebuild ends when its snapshot is applied, which min_cursor waits for.
+        self.require_complete()?;
         let applied_cursor = self.applied.borrow().clone();
         let query = Query {
             text: request.query,
@@ -347,6 +399,14 @@ fn deadline<T>(request: &Request<T>) -> Option<Duration> {
 
 #[tonic::async_trait]
 impl search_service_server::SearchService for SearchService {
+    async fn get_index_status(
+        &self,
+        request: Request<GetIndexStatusRequest>,
+    ) -> Result<Response<IndexStatus>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(self.index_status(&caller)?))
+    }
+
     async fn search(
         &self,
         request: Request<SearchRequest>,

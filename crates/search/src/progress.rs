@@ -1,0 +1,112 @@
+//! How far the index has come: shared between the feed consumer (which writes it) and the
+//! service (GetIndexStatus, and refusing queries while a snapshot rebuild is incomplete).
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// The index's state, as GetIndexStatus reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Complete as of the applied cursor but more than the freshness target behind.
+    CatchingUp,
+    /// Within the freshness target.
+    Ready,
+    /// Being built from a snapshot: incomplete.
+    Rebuilding,
+}
+
+/// A snapshot of the progress.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// Current state.
+    pub state: State,
+    /// When the index last committed.
+    pub last_commit_time: Option<SystemTime>,
+    /// Events received and not yet committed.
+    pub pending_events: u64,
+    /// Write time of the oldest pending event.
+    pub oldest_pending: Option<SystemTime>,
+}
+
+/// Shared, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    inner: Arc<Mutex<Snapshot>>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            inner: Arc::new(Mutex::new(Snapshot {
+                state: State::CatchingUp,
+                last_commit_time: None,
+                pending_events: 0,
+                oldest_pending: None,
+            })),
+        }
+    }
+}
+
+impl Progress {
+    /// The current progress.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner
+            .lock()
+            .map(|snapshot| snapshot.clone())
+            .unwrap_or(Snapshot {
+                state: State::CatchingUp,
+                last_commit_time: None,
+                pending_events: 0,
+                oldest_pending: None,
+            })
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Snapshot)) {
+        if let Ok(mut snapshot) = self.inner.lock() {
+            change(&mut snapshot);
+        }
+    }
+
+    /// A snapshot rebuild started.
+    pub fn rebuilding(&self) {
+        self.update(|s| {
+            s.state = State::Rebuilding;
+            s.pending_events = 0;
+            s.oldest_pending = None;
+        });
+    }
+
+    /// An event arrived (written at `event_time`).
+    pub fn received(&self, event_time: Option<SystemTime>) {
+        self.update(|s| {
+            s.pending_events += 1;
+            if s.oldest_pending.is_none() {
+                s.oldest_pending = event_time;
+            }
+        });
+    }
+
+    /// Everything received so far was committed; `behind` says whether the feed still has a
+    /// backlog beyond the freshness target.
+    pub fn committed(&self, behind: bool) {
+        self.update(|s| {
+            s.state = if behind {
+                State::CatchingUp
+            } else {
+                State::Ready
+            };
+            s.last_commit_time = Some(SystemTime::now());
+            s.pending_events = 0;
+            s.oldest_pending = None;
+        });
+    }
+
+    /// Caught up with the head (a heartbeat with nothing pending).
+    pub fn caught_up(&self) {
+        self.update(|s| {
+            if s.state == State::CatchingUp && s.pending_events == 0 {
+                s.state = State::Ready;
+            }
+        });
+    }
+}
