@@ -9,6 +9,7 @@ use pake_core::auth::Caller;
 use pake_runtime::db::timestamp;
 
 use crate::model::{can_read_item, item_id_from_name};
+use crate::present::Links;
 use crate::service::KnowledgeService;
 use crate::store::Revision;
 
@@ -47,9 +48,15 @@ impl KnowledgeService {
                 .await?
                 .filter(|item| can_read_item(caller, item))
                 .ok_or_else(|| Error::not_found(name).with_reason("ITEM_NOT_FOUND"))?;
-            items.push(with_view(item, view));
+            items.push(item);
         }
-        Ok(BatchGetItemsResponse { items })
+        self.present(caller, &mut items, Links::Full).await?;
+        Ok(BatchGetItemsResponse {
+            items: items
+                .into_iter()
+                .map(|item| with_view(item, view))
+                .collect(),
+        })
     }
 
     /// The item at `name` if the caller owns it or is an admin (revisions may hold text removed
@@ -126,11 +133,13 @@ impl KnowledgeService {
             Some(last) if more => format!("{token_prefix}{}", last.revision),
             _ => String::new(),
         };
+        let mut revisions: Vec<ItemRevision> = revisions
+            .into_iter()
+            .map(|r| to_proto(&request.parent, r, view))
+            .collect();
+        self.present_revisions(caller, &mut revisions).await?;
         Ok(ListItemRevisionsResponse {
-            revisions: revisions
-                .into_iter()
-                .map(|r| to_proto(&request.parent, r, view))
-                .collect(),
+            revisions,
             next_page_token,
             total_size: 0,
         })
@@ -153,7 +162,29 @@ impl KnowledgeService {
             .revision(&id, revision)
             .await?
             .ok_or_else(|| Error::not_found(&request.name).with_reason("REVISION_NOT_FOUND"))?;
-        Ok(to_proto(item_name, found, ItemView::Full))
+        let mut revisions = [to_proto(item_name, found, ItemView::Full)];
+        self.present_revisions(caller, &mut revisions).await?;
+        let [revision] = revisions;
+        Ok(revision)
+    }
+
+    /// Revisions' items as `caller` sees them: `links` filtered, no `derived_links` (a revision's
+    /// content need not be the item's current content).
+    async fn present_revisions(
+        &self,
+        caller: &Caller,
+        revisions: &mut [ItemRevision],
+    ) -> Result<(), Error> {
+        let mut items: Vec<Item> = revisions
+            .iter_mut()
+            .map(|revision| revision.item.take().unwrap_or_default())
+            .collect();
+        self.present(caller, &mut items, Links::ExplicitOnly)
+            .await?;
+        for (revision, item) in revisions.iter_mut().zip(items) {
+            revision.item = Some(item);
+        }
+        Ok(())
     }
 }
 

@@ -6,12 +6,16 @@
 
 pub mod feed;
 pub mod filter;
+mod graph;
 mod history;
+pub mod links;
 mod list;
 pub mod model;
 pub mod order;
+mod present;
 pub mod service;
 pub mod sql;
+mod stats;
 pub mod store;
 pub mod update;
 mod watch;

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::filter::Filter;
 use crate::model::valid_item_id;
 use crate::order::{ListPosition, Order, SortValue, SortValueType};
+use crate::present::Links;
 use crate::service::KnowledgeService;
 use crate::store::{ListQuery, ReadScope};
 
@@ -27,7 +28,8 @@ const MAX_PAGE_TOKEN: usize = 1024;
 const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 const TOKEN_VERSION: u8 = 1;
 
-type Binding = [u8; 16];
+/// What a page token is bound to: a digest of the method, caller and request fields it depends on.
+pub(crate) type Binding = [u8; 16];
 
 impl KnowledgeService {
     pub(crate) async fn list_items(
@@ -78,10 +80,13 @@ impl KnowledgeService {
         };
         let listed = self.store.list(&query).await?;
         let mut more = listed.len() > page_size;
+        let (mut page, positions): (Vec<Item>, Vec<ListPosition>) =
+            listed.into_iter().take(page_size).unzip();
+        self.present(caller, &mut page, Links::Full).await?;
         let mut items: Vec<Item> = Vec::new();
         let mut last = None;
         let mut bytes = 0;
-        for (item, position) in listed.into_iter().take(page_size) {
+        for (item, position) in page.into_iter().zip(positions) {
             let item = crate::history::with_view(item, view);
             bytes += item.encoded_len() + 8;
             if !items.is_empty() && bytes > MAX_PAGE_BYTES {
@@ -105,6 +110,20 @@ impl KnowledgeService {
             total_size: i32::try_from(total).unwrap_or(i32::MAX),
         })
     }
+}
+
+/// The digest of `parts` (each length-prefixed, so that no two part lists collide).
+pub(crate) fn digest(parts: &[&[u8]]) -> Binding {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut binding = Binding::default();
+    let length = binding.len();
+    binding.copy_from_slice(&digest[..length]);
+    binding
 }
 
 /// The digest a page token is bound to.
@@ -131,7 +150,7 @@ fn binding(caller: &str, filter: &str, order: &Order, show_deleted: bool) -> Bin
 
 /// Version, binding, each key (`i64`/`f64` big-endian, text as a `u16` length and UTF-8), then
 /// the id; base64url. Titles are at most 512 bytes, so a token stays under 1024 characters.
-fn encode_page_token(binding: &Binding, position: &ListPosition) -> String {
+pub(crate) fn encode_page_token(binding: &Binding, position: &ListPosition) -> String {
     let mut bytes = vec![TOKEN_VERSION];
     bytes.extend_from_slice(binding);
     for key in &position.keys {
@@ -155,7 +174,26 @@ fn encode_page_token(binding: &Binding, position: &ListPosition) -> String {
 }
 
 fn decode_page_token(token: &str, binding: &Binding, order: &Order) -> Result<ListPosition, Error> {
-    let invalid = || Error::invalid_field("page_token", "is not a token issued by ListItems");
+    decode_bound_token(
+        token,
+        binding,
+        order,
+        "ListItems",
+        "filter, order, show_deleted or caller",
+    )
+}
+
+/// The position in a page token of `method` (for INVALID_ARGUMENT messages), checked against
+/// `binding` (`bound_to` names what it covers).
+pub(crate) fn decode_bound_token(
+    token: &str,
+    binding: &Binding,
+    order: &Order,
+    method: &str,
+    bound_to: &str,
+) -> Result<ListPosition, Error> {
+    let invalid =
+        || Error::invalid_field("page_token", format!("is not a token issued by {method}"));
     if token.len() > MAX_PAGE_TOKEN {
         return Err(invalid());
     }
@@ -167,7 +205,7 @@ fn decode_page_token(token: &str, binding: &Binding, order: &Order) -> Result<Li
     if digest != binding {
         return Err(Error::invalid_field(
             "page_token",
-            "was issued for another filter, order, show_deleted or caller",
+            format!("was issued for another {bound_to}"),
         ));
     }
     let mut keys = Vec::with_capacity(order.keys().len());

@@ -328,6 +328,25 @@ pub mod names {
         }
     }
 
+    pub fn parse_kind(value: &str) -> Kind {
+        match value {
+            "project" => Kind::Project,
+            "resource" => Kind::Resource,
+            "daily" => Kind::Daily,
+            "system" => Kind::System,
+            _ => Kind::Note,
+        }
+    }
+
+    pub fn parse_status(value: &str) -> Status {
+        match value {
+            "processing" => Status::Processing,
+            "verified" => Status::Verified,
+            "archived" => Status::Archived,
+            _ => Status::Draft,
+        }
+    }
+
     pub fn parse_visibility(value: &str) -> Visibility {
         match value {
             "public" => Visibility::Public,

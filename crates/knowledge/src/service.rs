@@ -8,7 +8,8 @@ use std::time::Duration;
 use pake_api::knowledge::knowledge_service_server::{self, KnowledgeServiceServer};
 use pake_api::knowledge::{
     BatchGetItemsRequest, BatchGetItemsResponse, CreateItemRequest, DeleteItemRequest,
-    GetItemRequest, GetItemRevisionRequest, Item, ItemEvent, ItemRevision,
+    GetItemGraphRequest, GetItemRequest, GetItemRevisionRequest, GetItemStatsRequest, Item,
+    ItemEvent, ItemGraph, ItemRevision, ItemStats, ListBacklinksRequest, ListBacklinksResponse,
     ListItemRevisionsRequest, ListItemRevisionsResponse, ListItemsRequest, ListItemsResponse,
     UndeleteItemRequest, UpdateItemRequest, VerifyItemRequest, WatchItemsRequest,
 };
@@ -113,7 +114,7 @@ impl KnowledgeService {
             request.request_id.as_str(),
             since,
         ));
-        match self
+        let item = match self
             .store
             .create(item, &principal.subject, request_key)
             .await?
@@ -122,13 +123,15 @@ impl KnowledgeService {
                 if let Ok(position) = crate::feed::decode_cursor(&item.feed_cursor, "feed_cursor") {
                     self.feed.notify(position);
                 }
-                Ok(item)
+                item
             }
-            Created::Replayed(item) => Ok(item),
-        }
+            Created::Replayed(item) => item,
+        };
+        self.present_one(caller, item).await
     }
 
-    async fn get_item(&self, caller: &Caller, name: &str) -> Result<Item, Error> {
+    /// The stored item `name` if `caller` may read it (as stored: see `present` for responses).
+    pub(crate) async fn get_item(&self, caller: &Caller, name: &str) -> Result<Item, Error> {
         let id = item_id_from_name(name, "name")?;
         let item = self
             .store
@@ -161,9 +164,8 @@ impl knowledge_service_server::KnowledgeService for KnowledgeService {
 
     async fn get_item(&self, request: Request<GetItemRequest>) -> Result<Response<Item>, Status> {
         let caller = caller(&request);
-        Ok(Response::new(
-            self.get_item(&caller, &request.get_ref().name).await?,
-        ))
+        let item = self.get_item(&caller, &request.get_ref().name).await?;
+        Ok(Response::new(self.present_one(&caller, item).await?))
     }
 
     async fn list_items(
@@ -223,6 +225,36 @@ impl knowledge_service_server::KnowledgeService for KnowledgeService {
         let caller = caller(&request);
         Ok(Response::new(
             self.verify_item(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_item_stats(
+        &self,
+        request: Request<GetItemStatsRequest>,
+    ) -> Result<Response<ItemStats>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.get_item_stats(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_backlinks(
+        &self,
+        request: Request<ListBacklinksRequest>,
+    ) -> Result<Response<ListBacklinksResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.list_backlinks(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_item_graph(
+        &self,
+        request: Request<GetItemGraphRequest>,
+    ) -> Result<Response<ItemGraph>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.get_item_graph(&caller, request.into_inner()).await?,
         ))
     }
 

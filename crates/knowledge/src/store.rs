@@ -1,21 +1,26 @@
-//! The knowledge store: items, their tags and links, revisions and the change feed, behind a
-//! trait with one SQL implementation that runs on SQLite and PostgreSQL.
+//! The knowledge store: items, their tags, links and link keys, revisions and the change feed,
+//! behind a trait with one SQL implementation that runs on SQLite and PostgreSQL.
 //!
 //! Every write is one transaction that also appends to the feed. The feed position comes from the
 //! single `feed_head` row (`UPDATE … RETURNING`), whose row lock serialises writers, so positions
-//! are gap-free and visible in commit order (ADR 3).
+//! are gap-free and visible in commit order (ADR 3). Writes are in `store/write.rs` (one path for
+//! create and replace), item and feed reads in `store/read.rs`, link reads in `store/graph.rs`
+//! and statistics in `store/stats.rs`.
 
 use async_trait::async_trait;
-use pake_api::knowledge::Item;
-use pake_runtime::db::{BeginWrite, Database};
-use pake_runtime::with_pool;
-use prost::Message;
-use sqlx::Row;
+use pake_api::knowledge::{Item, ItemSummary, LinkType};
+use pake_core::auth::Caller;
+use pake_runtime::db::Database;
 
-use crate::feed::encode_cursor;
-use crate::model::names;
-use crate::order::{ListPosition, Order, SortValue, SortValueType};
-use crate::sql::{SqlFragment, SqlValue, bind_values};
+use crate::order::{ListPosition, Order};
+use crate::sql::SqlFragment;
+
+mod graph;
+mod read;
+mod stats;
+mod write;
+
+pub(crate) use stats::{KINDS, STATUSES, VERIFICATIONS};
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +65,20 @@ pub enum ReadScope {
     Public,
     /// A signed-in user: own, internal and public items.
     User(String),
+}
+
+impl ReadScope {
+    /// What `caller` may read: admins and service accounts everything, signed-in users their own,
+    /// internal and public items, anonymous callers public items.
+    pub fn of(caller: &Caller) -> ReadScope {
+        match caller {
+            Caller::Anonymous => ReadScope::Public,
+            Caller::Authenticated(principal) if principal.is_admin() || principal.is_service() => {
+                ReadScope::All
+            }
+            Caller::Authenticated(principal) => ReadScope::User(principal.subject.clone()),
+        }
+    }
 }
 
 /// One change-feed event.
@@ -125,11 +144,61 @@ pub struct ListQuery<'a> {
     pub limit: i64,
 }
 
+/// One stored link, resolved: explicit or found in content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The linking item's id.
+    pub source_id: String,
+    /// Its position among the source's links (explicit links first, then content links in order
+    /// of appearance).
+    pub seq: i64,
+    /// How it is written.
+    pub link_type: LinkType,
+    /// The target as written (content links); empty for explicit links.
+    pub text: String,
+    /// The linked item's id.
+    pub target_id: String,
+}
+
+/// One item of a backlinks page: the linking item, how it links (each type once, in enum order)
+/// and its position in the page order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backlink {
+    /// The linking item.
+    pub source: ItemSummary,
+    /// How it links.
+    pub types: Vec<LinkType>,
+    /// Where it is in the order (`update_time desc`), to resume after it.
+    pub position: ListPosition,
+}
+
+/// Aggregates over the items a reader may read (GetItemStats).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Items counted.
+    pub total: i64,
+    /// Per kind, in enum order (note, project, resource, daily, system).
+    pub kinds: [i64; 5],
+    /// Per status, in enum order (draft, processing, verified, archived).
+    pub statuses: [i64; 4],
+    /// Per verification, in enum order (pending, verified, rejected).
+    pub verifications: [i64; 3],
+    /// Confidence bands: >= 0.9, >= 0.7, >= 0.5, >= 0.3, below.
+    pub buckets: [i64; 5],
+    /// Mean confidence; `None` without items.
+    pub average_confidence: Option<f64>,
+    /// Up to 10 items with the most backlinks from live readable items, with their counts.
+    pub most_linked: Vec<(ItemSummary, i64)>,
+    /// Up to 10 most recently updated items.
+    pub most_recent: Vec<ItemSummary>,
+}
+
 /// Persistence of items and the feed.
 #[async_trait]
 pub trait ItemStore: Send + Sync + std::fmt::Debug + 'static {
     /// Creates `item` (complete: name, owner, times set). With `request` (caller, request id,
-    /// oldest time still deduplicated), a retry returns the earlier item instead.
+    /// oldest time still deduplicated), a retry returns the earlier item instead. Stores its
+    /// tags, keys and links (explicit and parsed from content) and resolves links.
     async fn create(
         &self,
         item: Item,
@@ -138,7 +207,8 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Created, StoreError>;
     /// Stores `item` as the next version of an existing item whose current revision is
     /// `expected_revision` (optimistic concurrency), with a revision record and a feed event of
-    /// `event_type`. The item's `feed_cursor` is set here.
+    /// `event_type`, rewriting its tags, keys and links as `create` does. The item's
+    /// `feed_cursor` is set here.
     async fn replace(
         &self,
         item: Item,
@@ -173,6 +243,36 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug + 'static {
     async fn events_after(&self, position: i64, limit: i64) -> Result<Vec<FeedEvent>, StoreError>;
     /// Every live item and the head position, read consistently.
     async fn snapshot(&self) -> Result<(Vec<Item>, i64), StoreError>;
+    /// The links of `sources` (explicit, and resolved content links) whose target is a live item
+    /// `scope` may read, by source and position. Self links included.
+    async fn links_from(
+        &self,
+        scope: &ReadScope,
+        sources: &[String],
+    ) -> Result<Vec<Link>, StoreError>;
+    /// The links into `targets` from live items `scope` may read. Self links included.
+    async fn links_to(
+        &self,
+        scope: &ReadScope,
+        targets: &[String],
+    ) -> Result<Vec<Link>, StoreError>;
+    /// The links whose source and target are both among `ids` (readability not checked).
+    async fn links_among(&self, ids: &[String]) -> Result<Vec<Link>, StoreError>;
+    /// Summaries of the items `ids` that exist (readability not checked), in no order.
+    async fn summaries(&self, ids: &[String]) -> Result<Vec<ItemSummary>, StoreError>;
+    /// A page of the live items `scope` may read that link to `target` (itself excluded), most
+    /// recently updated first, after `after`.
+    async fn backlinks(
+        &self,
+        scope: &ReadScope,
+        target: &str,
+        after: Option<&ListPosition>,
+        limit: i64,
+    ) -> Result<Vec<Backlink>, StoreError>;
+    /// How many live items `scope` may read link to `target` (itself excluded).
+    async fn count_backlinks(&self, scope: &ReadScope, target: &str) -> Result<i64, StoreError>;
+    /// Statistics over the live items `scope` may read that match `filter`.
+    async fn stats(&self, scope: &ReadScope, filter: &SqlFragment) -> Result<Stats, StoreError>;
 }
 
 /// The SQL implementation for both backends.
@@ -188,268 +288,30 @@ impl SqlItemStore {
     }
 }
 
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
-}
-
-fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
-    Ok(Item::decode(bytes)?)
-}
-
-fn decode_all(rows: Vec<Vec<u8>>) -> Result<Vec<Item>, StoreError> {
-    rows.iter().map(|bytes| decode(bytes)).collect()
-}
-
-fn time_micros(timestamp: &Option<prost_types::Timestamp>) -> i64 {
-    timestamp
-        .as_ref()
-        .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
-}
-
-/// The rows every write stores besides `items`: tags, explicit links, the revision and the feed
-/// event. A macro because the transaction type differs per backend.
-macro_rules! write_children {
-    ($tx:expr, $id:expr, $item:expr, $encoded:expr, $revision:expr, $position:expr, $event:expr, $author:expr, $time:expr, $replace:expr) => {{
-        if $replace {
-            sqlx::query("DELETE FROM item_tags WHERE item_id = $1").bind($id).execute(&mut *$tx).await?;
-            sqlx::query("DELETE FROM item_links WHERE source_id = $1 AND link_type = 'explicit'")
-                .bind($id)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        let mut lowered: Vec<String> = $item.tags.iter().map(|tag| tag.to_lowercase()).collect();
-        lowered.sort();
-        lowered.dedup();
-        for tag in lowered {
-            sqlx::query("INSERT INTO item_tags (item_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind($id)
-                .bind(tag)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        for link in &$item.links {
-            sqlx::query(
-                "INSERT INTO item_links (source_id, target_id, link_type) VALUES ($1, $2, 'explicit') \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind($id)
-            .bind(link.trim_start_matches("items/"))
-            .execute(&mut *$tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO item_revisions (item_id, revision, author, create_time, item) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind($id)
-        .bind($revision)
-        .bind($author)
-        .bind($time)
-        .bind($encoded)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO feed_events (position, item_id, event_type, event_time, item) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind($position)
-        .bind($id)
-        .bind($event)
-        .bind($time)
-        .bind($encoded)
-        .execute(&mut *$tx)
-        .await?;
-    }};
-}
-
-/// ` WHERE …`: the items `scope` may read (soft-deleted ones only with `show_deleted`, and
-/// then only the reader's own unless it reads everything) that match `filter`.
-fn readable_matching(scope: &ReadScope, show_deleted: bool, filter: &SqlFragment) -> SqlFragment {
-    let mut sql = SqlFragment::new();
-    sql.sql(" WHERE ");
-    match scope {
-        ReadScope::All if show_deleted => {
-            sql.sql("1 = 1");
-        }
-        ReadScope::All => {
-            sql.sql("items.delete_time IS NULL");
-        }
-        ReadScope::Public => {
-            sql.sql("items.visibility = 'public' AND items.delete_time IS NULL");
-        }
-        ReadScope::User(subject) => {
-            sql.sql("(items.owner = ")
-                .value(SqlValue::Text(subject.clone()))
-                .sql(" OR items.visibility IN ('public', 'internal'))");
-            if show_deleted {
-                sql.sql(" AND (items.delete_time IS NULL OR items.owner = ")
-                    .value(SqlValue::Text(subject.clone()))
-                    .sql(")");
-            } else {
-                sql.sql(" AND items.delete_time IS NULL");
-            }
-        }
-    }
-    if !filter.is_empty() {
-        sql.sql(" AND (").append(filter).sql(")");
-    }
-    sql
-}
-
-fn revision_of(item: &Item) -> i64 {
-    item.revision_id.parse().unwrap_or(1)
-}
-
 #[async_trait]
 impl ItemStore for SqlItemStore {
     async fn create(
         &self,
-        mut item: Item,
+        item: Item,
         author: &str,
         request: Option<(&str, &str, i64)>,
     ) -> Result<Created, StoreError> {
-        let id = item.name.trim_start_matches("items/").to_owned();
-        let create_time = time_micros(&item.create_time);
-        with_pool!(&self.database, pool => {
-            let mut tx = pool.begin_write().await?;
-            // The feed head update serialises writers: from here to commit we hold its lock. It
-            // comes before the request and id checks so that on PostgreSQL (READ COMMITTED) they
-            // see every create committed before us: a concurrent retry of the same request then
-            // finds the first attempt's item instead of failing on `create_requests`.
-            let position: i64 = sqlx::query_scalar(
-                "UPDATE feed_head SET position = position + 1 WHERE id = 1 RETURNING position",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if let Some((caller, request_id, since)) = request {
-                let earlier: Option<Vec<u8>> = sqlx::query_scalar(
-                    "SELECT i.item FROM create_requests r JOIN items i ON i.id = r.item_id \
-                     WHERE r.caller = $1 AND r.request_id = $2 AND r.create_time >= $3",
-                )
-                .bind(caller)
-                .bind(request_id)
-                .bind(since)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(bytes) = earlier {
-                    tx.rollback().await?;
-                    return Ok(Created::Replayed(decode(&bytes)?));
-                }
-            }
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM items WHERE id = $1")
-                .bind(&id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_some() {
-                tx.rollback().await?;
-                return Err(StoreError::AlreadyExists);
-            }
-            item.feed_cursor = encode_cursor(position);
-            let encoded = item.encode_to_vec();
-            let inserted = sqlx::query(
-                "INSERT INTO items (id, owner, visibility, kind, status, verification, folder, title, \
-                 confidence_score, revision, create_time, update_time, delete_time, feed_position, item) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(&id)
-            .bind(&item.owner)
-            .bind(names::visibility(item.visibility()))
-            .bind(names::kind(item.kind()))
-            .bind(names::status(item.status()))
-            .bind(names::verification(item.verification()))
-            .bind(&item.folder)
-            .bind(&item.title)
-            .bind(item.confidence_score.unwrap_or_default())
-            .bind(1_i64)
-            .bind(create_time)
-            .bind(create_time)
-            .bind(None::<i64>)
-            .bind(position)
-            .bind(&encoded)
-            .execute(&mut *tx)
-            .await;
-            if let Err(error) = inserted {
-                return Err(if is_unique_violation(&error) {
-                    StoreError::AlreadyExists
-                } else {
-                    StoreError::Database(error)
-                });
-            }
-            write_children!(tx, &id, item, &encoded, 1_i64, position, "created", author, create_time, false);
-            if let Some((caller, request_id, _)) = request {
-                sqlx::query(
-                    "INSERT INTO create_requests (caller, request_id, item_id, create_time) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (caller, request_id) DO UPDATE \
-                     SET item_id = excluded.item_id, create_time = excluded.create_time",
-                )
-                .bind(caller)
-                .bind(request_id)
-                .bind(&id)
-                .bind(create_time)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(Created::New(item))
-        })
+        self.create_item(item, author, request).await
     }
 
     async fn replace(
         &self,
-        mut item: Item,
+        item: Item,
         expected_revision: i64,
         event_type: &str,
         author: &str,
     ) -> Result<Replaced, StoreError> {
-        let id = item.name.trim_start_matches("items/").to_owned();
-        let update_time = time_micros(&item.update_time);
-        let revision = revision_of(&item);
-        with_pool!(&self.database, pool => {
-            let mut tx = pool.begin_write().await?;
-            let position: i64 = sqlx::query_scalar(
-                "UPDATE feed_head SET position = position + 1 WHERE id = 1 RETURNING position",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            item.feed_cursor = encode_cursor(position);
-            let encoded = item.encode_to_vec();
-            let updated = sqlx::query(
-                "UPDATE items SET owner = $1, visibility = $2, kind = $3, status = $4, verification = $5, \
-                 folder = $6, title = $7, confidence_score = $8, revision = $9, update_time = $10, \
-                 delete_time = $11, feed_position = $12, item = $13 WHERE id = $14 AND revision = $15",
-            )
-            .bind(&item.owner)
-            .bind(names::visibility(item.visibility()))
-            .bind(names::kind(item.kind()))
-            .bind(names::status(item.status()))
-            .bind(names::verification(item.verification()))
-            .bind(&item.folder)
-            .bind(&item.title)
-            .bind(item.confidence_score.unwrap_or_default())
-            .bind(revision)
-            .bind(update_time)
-            .bind(item.delete_time.as_ref().map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000))
-            .bind(position)
-            .bind(&encoded)
-            .bind(&id)
-            .bind(expected_revision)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 0 {
-                let exists: Option<String> = sqlx::query_scalar("SELECT id FROM items WHERE id = $1")
-                    .bind(&id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.rollback().await?;
-                return Ok(if exists.is_some() { Replaced::Conflict } else { Replaced::Missing });
-            }
-            write_children!(tx, &id, item, &encoded, revision, position, event_type, author, update_time, true);
-            tx.commit().await?;
-            Ok(Replaced::Done(Box::new(item)))
-        })
+        self.replace_item(item, expected_revision, event_type, author)
+            .await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        self.get_item(id).await
     }
 
     async fn revisions(
@@ -458,105 +320,15 @@ impl ItemStore for SqlItemStore {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<Revision>, StoreError> {
-        let rows: Vec<(i64, String, i64, Vec<u8>)> = with_pool!(&self.database, pool => {
-            sqlx::query_as(
-                "SELECT revision, author, create_time, item FROM item_revisions \
-                 WHERE item_id = $1 AND revision < $2 ORDER BY revision DESC LIMIT $3",
-            )
-            .bind(id)
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter()
-            .map(|(revision, author, create_time, bytes)| {
-                Ok(Revision {
-                    revision,
-                    author,
-                    create_time,
-                    item: decode(&bytes)?,
-                })
-            })
-            .collect()
+        self.list_revisions(id, before, limit).await
     }
 
     async fn revision(&self, id: &str, revision: i64) -> Result<Option<Revision>, StoreError> {
-        let row: Option<(i64, String, i64, Vec<u8>)> = with_pool!(&self.database, pool => {
-            sqlx::query_as(
-                "SELECT revision, author, create_time, item FROM item_revisions \
-                 WHERE item_id = $1 AND revision = $2",
-            )
-            .bind(id)
-            .bind(revision)
-            .fetch_optional(pool)
-            .await?
-        });
-        row.map(|(revision, author, create_time, bytes)| {
-            Ok(Revision {
-                revision,
-                author,
-                create_time,
-                item: decode(&bytes)?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
-        let bytes: Option<Vec<u8>> = with_pool!(&self.database, pool => {
-            sqlx::query_scalar("SELECT item FROM items WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
-        bytes.map(|bytes| decode(&bytes)).transpose()
+        self.get_revision(id, revision).await
     }
 
     async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<(Item, ListPosition)>, StoreError> {
-        let mut sql = SqlFragment::new();
-        sql.sql("SELECT items.item, items.id");
-        query.order.select_sql(&mut sql);
-        sql.sql(" FROM items");
-        sql.append(&readable_matching(
-            query.scope,
-            query.show_deleted,
-            query.filter,
-        ));
-        if let Some(after) = query.after {
-            let after = query.order.after_sql(after).ok_or(StoreError::Position)?;
-            sql.sql(" AND ").append(&after);
-        }
-        query.order.order_by_sql(&mut sql);
-        sql.sql(" LIMIT ").value(SqlValue::Int(query.limit));
-        let (text, values) = sql.render();
-        let types: Vec<SortValueType> = query
-            .order
-            .keys()
-            .iter()
-            .map(|key| key.value_type())
-            .collect();
-        with_pool!(&self.database, pool => {
-            let rows = bind_values!(sqlx::query(sqlx::AssertSqlSafe(text.clone())), &values)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let item = decode(&row.try_get::<Vec<u8>, _>(0)?)?;
-                    let id: String = row.try_get(1)?;
-                    let mut keys = Vec::with_capacity(types.len());
-                    for (index, value_type) in types.iter().enumerate() {
-                        let column = index + 2;
-                        keys.push(match value_type {
-                            SortValueType::Int => SortValue::Int(row.try_get(column)?),
-                            SortValueType::Float => SortValue::Float(row.try_get(column)?),
-                            SortValueType::Text => SortValue::Text(row.try_get(column)?),
-                        });
-                    }
-                    Ok((item, ListPosition { keys, id }))
-                })
-                .collect()
-        })
+        self.list_items(query).await
     }
 
     async fn count(
@@ -565,81 +337,62 @@ impl ItemStore for SqlItemStore {
         show_deleted: bool,
         filter: &SqlFragment,
     ) -> Result<i64, StoreError> {
-        let mut sql = SqlFragment::new();
-        sql.sql("SELECT COUNT(*) FROM items");
-        sql.append(&readable_matching(scope, show_deleted, filter));
-        let (text, values) = sql.render();
-        Ok(with_pool!(&self.database, pool => {
-            bind_values!(sqlx::query_scalar(sqlx::AssertSqlSafe(text.clone())), &values)
-                .fetch_one(pool)
-                .await?
-        }))
+        self.count_items(scope, show_deleted, filter).await
     }
 
     async fn head(&self) -> Result<i64, StoreError> {
-        Ok(with_pool!(&self.database, pool => {
-            sqlx::query_scalar("SELECT position FROM feed_head WHERE id = 1")
-                .fetch_one(pool)
-                .await?
-        }))
+        self.feed_head().await
     }
 
     async fn events_after(&self, position: i64, limit: i64) -> Result<Vec<FeedEvent>, StoreError> {
-        let rows: Vec<(i64, String, i64, Vec<u8>)> = with_pool!(&self.database, pool => {
-            sqlx::query_as(
-                "SELECT position, event_type, event_time, item FROM feed_events \
-                 WHERE position > $1 ORDER BY position LIMIT $2",
-            )
-            .bind(position)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter()
-            .map(|(position, event_type, event_time, bytes)| {
-                Ok(FeedEvent {
-                    position,
-                    event_type,
-                    event_time,
-                    item: decode(&bytes)?,
-                })
-            })
-            .collect()
+        self.feed_events_after(position, limit).await
     }
 
     async fn snapshot(&self) -> Result<(Vec<Item>, i64), StoreError> {
-        let (rows, head): (Vec<Vec<u8>>, i64) = match &self.database {
-            Database::Sqlite(pool) => {
-                // A WAL read transaction sees one consistent snapshot.
-                let mut tx = pool.begin().await?;
-                let head = sqlx::query_scalar("SELECT position FROM feed_head WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let rows = sqlx::query_scalar(
-                    "SELECT item FROM items WHERE delete_time IS NULL ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                (rows, head)
-            }
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .execute(&mut *tx)
-                    .await?;
-                let head = sqlx::query_scalar("SELECT position FROM feed_head WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let rows = sqlx::query_scalar(
-                    "SELECT item FROM items WHERE delete_time IS NULL ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                (rows, head)
-            }
-        };
-        Ok((decode_all(rows)?, head))
+        self.live_snapshot().await
+    }
+
+    async fn links_from(
+        &self,
+        scope: &ReadScope,
+        sources: &[String],
+    ) -> Result<Vec<Link>, StoreError> {
+        self.readable_links(scope, graph::Direction::From, sources)
+            .await
+    }
+
+    async fn links_to(
+        &self,
+        scope: &ReadScope,
+        targets: &[String],
+    ) -> Result<Vec<Link>, StoreError> {
+        self.readable_links(scope, graph::Direction::To, targets)
+            .await
+    }
+
+    async fn links_among(&self, ids: &[String]) -> Result<Vec<Link>, StoreError> {
+        self.links_between(ids).await
+    }
+
+    async fn summaries(&self, ids: &[String]) -> Result<Vec<ItemSummary>, StoreError> {
+        self.item_summaries(ids).await
+    }
+
+    async fn backlinks(
+        &self,
+        scope: &ReadScope,
+        target: &str,
+        after: Option<&ListPosition>,
+        limit: i64,
+    ) -> Result<Vec<Backlink>, StoreError> {
+        self.backlink_page(scope, target, after, limit).await
+    }
+
+    async fn count_backlinks(&self, scope: &ReadScope, target: &str) -> Result<i64, StoreError> {
+        self.backlink_count(scope, target).await
+    }
+
+    async fn stats(&self, scope: &ReadScope, filter: &SqlFragment) -> Result<Stats, StoreError> {
+        self.item_stats(scope, filter).await
     }
 }

@@ -19,6 +19,7 @@ use tonic::Status;
 
 use crate::feed::{decode_cursor, encode_cursor};
 use crate::model::can_read;
+use crate::present::Links;
 use crate::service::KnowledgeService;
 
 const BATCH: i64 = 500;
@@ -108,9 +109,12 @@ async fn produce(
     let mut position = match start_after {
         Some(position) => position,
         None if snapshot => {
-            let (items, head) = service.store.snapshot().await.map_err(Error::from)?;
-            for item in items {
-                if can_read(caller, &item.owner, item.visibility()) {
+            let (mut items, head) = service.store.snapshot().await.map_err(Error::from)?;
+            items.retain(|item| can_read(caller, &item.owner, item.visibility()));
+            for chunk in items.chunks_mut(BATCH as usize) {
+                service.present(caller, chunk, Links::ExplicitOnly).await?;
+                for item in chunk.iter_mut() {
+                    let item = std::mem::take(item);
                     send(
                         sender,
                         event(Type::Snapshot, String::new(), Some(item), None),
@@ -144,6 +148,8 @@ async fn produce(
             .await
             .map_err(Error::from)?;
         let full_batch = events.len() as i64 == BATCH;
+        // The events this caller receives, redacted, with their items' links filtered.
+        let mut outgoing: Vec<(Type, i64, i64, pake_api::knowledge::Item)> = Vec::new();
         for mut feed_event in events {
             position = feed_event.position;
             let readable = can_read(caller, &feed_event.item.owner, feed_event.item.visibility());
@@ -170,14 +176,19 @@ async fn produce(
                 "undeleted" => Type::Undeleted,
                 _ => Type::Purged,
             };
+            outgoing.push((kind, position, feed_event.event_time, feed_event.item));
+        }
+        let mut items: Vec<_> = outgoing
+            .iter_mut()
+            .map(|(_, _, _, item)| std::mem::take(item))
+            .collect();
+        service
+            .present(caller, &mut items, Links::ExplicitOnly)
+            .await?;
+        for ((kind, at, time, _), item) in outgoing.into_iter().zip(items) {
             send(
                 sender,
-                event(
-                    kind,
-                    encode_cursor(position),
-                    Some(feed_event.item),
-                    Some(feed_event.event_time),
-                ),
+                event(kind, encode_cursor(at), Some(item), Some(time)),
             )
             .await?;
             last_sent = tokio::time::Instant::now();

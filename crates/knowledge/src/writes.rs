@@ -55,6 +55,7 @@ impl KnowledgeService {
     /// Stores `next` as the version after `current`.
     async fn store_next(
         &self,
+        caller: &Caller,
         current: &Item,
         mut next: Item,
         event: &str,
@@ -69,7 +70,7 @@ impl KnowledgeService {
                 if let Ok(position) = crate::feed::decode_cursor(&item.feed_cursor, "feed_cursor") {
                     self.feed.notify(position);
                 }
-                Ok(*item)
+                self.present_one(caller, *item).await
             }
             Replaced::Conflict => Err(Error::new(
                 ErrorKind::Aborted,
@@ -122,9 +123,9 @@ impl KnowledgeService {
             }
         }
         if !update::changed(&current, &next) {
-            return Ok(current);
+            return self.present_one(caller, current).await;
         }
-        self.store_next(&current, next, "updated", &principal.subject)
+        self.store_next(caller, &current, next, "updated", &principal.subject)
             .await
     }
 
@@ -141,7 +142,7 @@ impl KnowledgeService {
         }
         let mut next = current.clone();
         next.delete_time = Some(timestamp(now_micros()));
-        self.store_next(&current, next, "deleted", &principal.subject)
+        self.store_next(caller, &current, next, "deleted", &principal.subject)
             .await
     }
 
@@ -162,7 +163,7 @@ impl KnowledgeService {
         let mut next = current.clone();
         next.delete_time = None;
         next.expire_time = None;
-        self.store_next(&current, next, "undeleted", &principal.subject)
+        self.store_next(caller, &current, next, "undeleted", &principal.subject)
             .await
     }
 
@@ -199,7 +200,7 @@ impl KnowledgeService {
         if next.confidence_computed {
             next.confidence_score = Some(model::computed_confidence(&next));
         }
-        self.store_next(&current, next, "updated", &principal.subject)
+        self.store_next(caller, &current, next, "updated", &principal.subject)
             .await
     }
 }

@@ -781,10 +781,20 @@ async fn feed_is_gap_free_and_ordered_under_concurrent_writers(fixture: Fixture)
     }
 }
 
+#[path = "store/link_reads.rs"]
+mod link_reads;
+#[path = "store/links.rs"]
+mod links;
 #[path = "store/list_filter.rs"]
 mod list_filter;
 #[path = "store/list_order.rs"]
 mod list_order;
+use link_reads::{backlinks_and_link_reads_apply_the_scope, stats_count_only_readable_live_items};
+use links::{
+    content_links_resolve_by_name_title_file_and_alias,
+    resolution_is_the_owners_and_prefers_own_then_oldest,
+    unresolved_links_resolve_later_and_follow_changes,
+};
 use list_filter::filters_select_what_the_reference_model_selects;
 use list_order::every_order_pages_each_matching_item_once;
 
@@ -801,4 +811,9 @@ pake_testkit::store_conformance_suite!(open;
     feed_is_gap_free_and_ordered_under_concurrent_writers,
     filters_select_what_the_reference_model_selects,
     every_order_pages_each_matching_item_once,
+    content_links_resolve_by_name_title_file_and_alias,
+    unresolved_links_resolve_later_and_follow_changes,
+    resolution_is_the_owners_and_prefers_own_then_oldest,
+    backlinks_and_link_reads_apply_the_scope,
+    stats_count_only_readable_live_items,
 );

@@ -36,14 +36,43 @@ CREATE TABLE item_tags (
 );
 CREATE INDEX item_tags_by_tag ON item_tags (tag);
 
--- Edges of the note graph: explicit links and links found in content.
+-- Edges of the note graph: explicit links (Item.links) and links found in content, rewritten
+-- with the item on every write. A content link resolves (see docs/knowledge.md, "Links") to the
+-- live item, readable by the source's owner, that answers to its best-ranked key in
+-- item_link_keys; `target_id` holds that item, or NULL while none does. Every write re-resolves
+-- the links its item could win or lose in the same transaction, so `target_id` stays current.
 CREATE TABLE item_links (
     source_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
-    target_id TEXT NOT NULL,
+    -- Explicit links first (in Item.links order), then content links in order of appearance.
+    seq       BIGINT NOT NULL,
+    -- explicit, wikilink, embed or markdown.
     link_type TEXT NOT NULL,
-    PRIMARY KEY (source_id, link_type, target_id)
+    -- Content links: the target as written (ItemLink.text); explicit links: empty.
+    text      TEXT NOT NULL,
+    target_id TEXT,
+    PRIMARY KEY (source_id, seq)
 );
-CREATE INDEX item_links_by_target ON item_links (target_id);
+CREATE INDEX item_links_by_target ON item_links (target_id, source_id);
+
+-- The keys a content link may resolve by: `name:{id}`, `title:…`, `file:…`, `alias:…`,
+-- case-folded (lower case).
+CREATE TABLE item_link_keys (
+    source_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    seq       BIGINT NOT NULL,
+    key       TEXT NOT NULL,
+    PRIMARY KEY (source_id, seq, key)
+);
+CREATE INDEX item_link_keys_by_key ON item_link_keys (key);
+
+-- The keys each item answers to, with their rank in resolution (1 name, 2 title, 3 file name,
+-- 4 alias): a link resolves by its best-ranked key that some candidate answers to.
+CREATE TABLE item_keys (
+    item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    rank    BIGINT NOT NULL,
+    PRIMARY KEY (item_id, key)
+);
+CREATE INDEX item_keys_by_key ON item_keys (key);
 
 -- Every version of an item, as an encoded pake.knowledge.v1.Item.
 CREATE TABLE item_revisions (
