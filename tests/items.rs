@@ -514,3 +514,77 @@ async fn others_may_read_what_visibility_allows_but_never_change_it() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_links_must_name_items_the_writer_can_read() {
+    let app = spawn_app().await;
+    let alice = sign_up_and_in(&app, "alice").await;
+    let bob = sign_up_and_in(&app, "bob").await;
+    let secret = create(
+        &app,
+        &alice.access_token,
+        Item {
+            title: "Alice's secret".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let open = create(
+        &app,
+        &alice.access_token,
+        Item {
+            title: "Open".into(),
+            visibility: Visibility::Public as i32,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut knowledge = client(&app).await;
+    let linking = |links: Vec<String>| CreateItemRequest {
+        item: Some(Item {
+            title: "Bob's note".into(),
+            links,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let status = knowledge
+        .create_item(authorized(
+            &bob.access_token,
+            linking(vec![open.name.clone(), secret.name.clone()]),
+        ))
+        .await
+        .expect_err("a private target");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("item.links[1]"),
+        "{}",
+        status.message()
+    );
+    let bobs = knowledge
+        .create_item(authorized(
+            &bob.access_token,
+            linking(vec![open.name.clone()]),
+        ))
+        .await
+        .expect("a public target")
+        .into_inner();
+    let update = UpdateItemRequest {
+        item: Some(Item {
+            name: bobs.name.clone(),
+            links: vec![secret.name.clone()],
+            ..Default::default()
+        }),
+        update_mask: mask(&["links"]),
+    };
+    let status = knowledge
+        .update_item(authorized(&bob.access_token, update))
+        .await
+        .expect_err("update too");
+    assert!(
+        status.message().contains("item.links[0]"),
+        "{}",
+        status.message()
+    );
+    app.stop().await;
+}

@@ -83,20 +83,7 @@ impl KnowledgeService {
             .item
             .ok_or_else(|| Error::invalid_field("item", "is required"))?;
         model::validate_and_complete(&mut item)?;
-        for (index, link) in item.links.iter().enumerate() {
-            let target_id = item_id_from_name(link, &format!("item.links[{index}]"))?;
-            let readable = self
-                .store
-                .get(target_id)
-                .await?
-                .is_some_and(|target| can_read_item(caller, &target));
-            if !readable {
-                return Err(Error::invalid_field(
-                    format!("item.links[{index}]"),
-                    "is not an item you can read",
-                ));
-            }
-        }
+        self.check_links_readable(caller, &item.links, &[]).await?;
         let now = now_micros();
         item.name = format!("items/{id}");
         item.owner = principal.subject.clone();
@@ -131,6 +118,34 @@ impl KnowledgeService {
     }
 
     /// The stored item `name` if `caller` may read it (as stored: see `present` for responses).
+    /// Explicit links must name items the writer may read (`known` are accepted unchecked: links
+    /// the item already had).
+    pub(crate) async fn check_links_readable(
+        &self,
+        caller: &Caller,
+        links: &[String],
+        known: &[String],
+    ) -> Result<(), Error> {
+        for (index, link) in links.iter().enumerate() {
+            if known.contains(link) {
+                continue;
+            }
+            let target_id = item_id_from_name(link, &format!("item.links[{index}]"))?;
+            let readable = self
+                .store
+                .get(target_id)
+                .await?
+                .is_some_and(|target| can_read_item(caller, &target));
+            if !readable {
+                return Err(Error::invalid_field(
+                    format!("item.links[{index}]"),
+                    "is not an item you can read",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn get_item(&self, caller: &Caller, name: &str) -> Result<Item, Error> {
         let id = item_id_from_name(name, "name")?;
         let item = self

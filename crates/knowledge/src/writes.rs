@@ -105,23 +105,8 @@ impl KnowledgeService {
             .unwrap_or_default();
         let paths = update::resolve_mask(&patch, &paths)?;
         let next = update::apply(&current, patch, &paths)?;
-        for (index, link) in next.links.iter().enumerate() {
-            if current.links.contains(link) {
-                continue;
-            }
-            let target_id = item_id_from_name(link, &format!("item.links[{index}]"))?;
-            let readable = self
-                .store
-                .get(target_id)
-                .await?
-                .is_some_and(|target| can_read_item(caller, &target));
-            if !readable {
-                return Err(Error::invalid_field(
-                    format!("item.links[{index}]"),
-                    "is not an item you can read",
-                ));
-            }
-        }
+        self.check_links_readable(caller, &next.links, &current.links)
+            .await?;
         if !update::changed(&current, &next) {
             return self.present_one(caller, current).await;
         }
