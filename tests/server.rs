@@ -152,3 +152,30 @@ async fn running_search_alone_without_upstreams_is_refused_with_a_clear_message(
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_is_not_serving_while_it_cannot_read_the_change_feed() {
+    let identity = pake_testkit::spawn_app_with(ServiceRole::Identity, |_| {}).await;
+    let identity_url = identity.url.clone();
+    let search = pake_testkit::spawn_app_with(ServiceRole::Search, move |config| {
+        config.upstream.identity = Some(identity_url.clone());
+        // Knowledge is not running, and the key is not a real one: the feed is out of reach.
+        config.upstream.knowledge = Some(identity_url);
+        config.search.service_api_key = Some(pake_core::config::SecretString::new(
+            "pake_0000000000000000_0000000000000000000000000000000000000000000",
+        ));
+    })
+    .await;
+    let mut health = HealthClient::new(search.channel().await);
+    let mut last = None;
+    for _ in 0..100 {
+        last = Some(status(&mut health, "pake.search.v1.SearchService").await);
+        if last == Some(Ok(ServingStatus::NotServing as i32)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last, Some(Ok(ServingStatus::NotServing as i32)));
+    search.stop().await;
+    identity.stop().await;
+}

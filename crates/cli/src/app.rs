@@ -119,6 +119,11 @@ pub async fn start(
             ),
         };
         let progress = pake_search::progress::Progress::default();
+        background.push(follow_search_health(
+            server.health(),
+            progress.serving(),
+            shutdown.clone(),
+        ));
         let consumer = pake_search::consumer::FeedConsumer::new(
             index.clone(),
             &knowledge_url,
@@ -182,6 +187,33 @@ pub async fn identity_service(
         identity.clone(),
     );
     Ok((service, signer))
+}
+
+/// Reports search NOT_SERVING while its index is rebuilding or its change feed is unreachable.
+fn follow_search_health(
+    health: tonic_health::server::HealthReporter,
+    mut serving: tokio::sync::watch::Receiver<bool>,
+    shutdown: Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = serving.changed() => if changed.is_err() { return },
+                () = shutdown.cancelled() => return,
+            }
+            let status = if *serving.borrow_and_update() {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            if shutdown.is_triggered() {
+                return;
+            }
+            health
+                .set_service_status(pake_api::service_names::SEARCH, status)
+                .await;
+        }
+    })
 }
 
 /// Opens the index, wiping and recreating it when it is corrupt (it rebuilds from the feed).

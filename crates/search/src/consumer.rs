@@ -81,6 +81,7 @@ impl FeedConsumer {
                     continue;
                 }
                 Err(FollowError::Retry(status)) => {
+                    self.progress.feed_connected(false);
                     tracing::warn!(code = ?status.code(), message = status.message(), ?backoff, "change feed interrupted; retrying");
                 }
             }
@@ -120,6 +121,7 @@ impl FeedConsumer {
             Ok(response) => response.into_inner(),
             Err(status) => return Err(classify(status, rebuilding)),
         };
+        self.progress.feed_connected(true);
         if rebuilding {
             self.progress.rebuilding();
             self.index.clear().map_err(index_error)?;

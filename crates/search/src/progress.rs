@@ -32,6 +32,7 @@ pub struct Snapshot {
 #[derive(Clone, Debug)]
 pub struct Progress {
     inner: Arc<Mutex<Snapshot>>,
+    serving: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Default for Progress {
@@ -43,11 +44,23 @@ impl Default for Progress {
                 pending_events: 0,
                 oldest_pending: None,
             })),
+            serving: Arc::new(tokio::sync::watch::channel(true).0),
         }
     }
 }
 
 impl Progress {
+    /// Whether search should report SERVING: false while a snapshot rebuild is incomplete or the
+    /// change feed cannot be reached. Health follows this.
+    pub fn serving(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.serving.subscribe()
+    }
+
+    /// The change feed could not be reached (`false`) or is connected again (`true`).
+    pub fn feed_connected(&self, connected: bool) {
+        let rebuilding = self.snapshot().state == State::Rebuilding;
+        self.serving.send_replace(connected && !rebuilding);
+    }
     /// The current progress.
     pub fn snapshot(&self) -> Snapshot {
         self.inner
@@ -74,6 +87,7 @@ impl Progress {
             s.pending_events = 0;
             s.oldest_pending = None;
         });
+        self.serving.send_replace(false);
     }
 
     /// An event arrived (written at `event_time`).
@@ -99,6 +113,7 @@ impl Progress {
             s.pending_events = 0;
             s.oldest_pending = None;
         });
+        self.serving.send_replace(true);
     }
 
     /// Caught up with the head (a heartbeat with nothing pending).
