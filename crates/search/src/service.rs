@@ -1,5 +1,4 @@
-//! The gRPC adapter of the search service. Methods not implemented yet answer UNIMPLEMENTED
-//! through the generated default bodies and are listed in `UNIMPLEMENTED.md`.
+//! The gRPC adapter of the search service.
 
 use std::time::Duration;
 
@@ -7,24 +6,32 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pake_api::search::search_service_server::{self, SearchServiceServer};
 use pake_api::search::{
-    Facet, FacetField as WireFacet, FacetValue, GetIndexStatusRequest, IndexState, IndexStatus,
-    SearchRequest, SearchResponse, SearchResult, TextRange,
+    Facet, FacetField as WireFacet, FacetValue, FindRelatedRequest, FindRelatedResponse,
+    GetIndexStatusRequest, IndexState, IndexStatus, SearchRequest, SearchResponse, SearchResult,
+    SuggestRequest, SuggestResponse, SuggestionType, TextRange,
 };
 use pake_core::Error;
 use pake_core::auth::Caller;
 use pake_runtime::auth::caller;
 use pake_runtime::db::timestamp;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use crate::index::{Access, FacetField, Order, Query, SearchIndex};
+use crate::index::{Access, FacetField, Order, Query, SearchIndex, SuggestionKind};
 use crate::progress::{Progress, State};
 
 const DEFAULT_PAGE_SIZE: i32 = 20;
 const MAX_PAGE_SIZE: i32 = 100;
 const MAX_OFFSET: usize = 10_000;
 const MAX_FRESHNESS_WAIT: Duration = Duration::from_secs(5);
+const MAX_PREFIX_BYTES: usize = 256;
+const DEFAULT_SUGGESTIONS: i32 = 10;
+const MAX_SUGGESTIONS: i32 = 50;
+const DEFAULT_RELATED_PAGE_SIZE: i32 = 10;
+const MAX_ITEM_NAME_BYTES: usize = 69;
+const RELATED_SNIPPET_BYTES: usize = 200;
 
 /// `pake.search.v1.SearchService`.
 #[derive(Clone, Debug)]
@@ -112,6 +119,22 @@ impl SearchService {
         }
     }
 
+    /// Waits for a non-empty `min_cursor`, at most 5 s and answering before the call's deadline.
+    async fn wait_for_min_cursor(
+        &self,
+        min_cursor: &str,
+        deadline: Option<Duration>,
+    ) -> Result<(), Error> {
+        if min_cursor.is_empty() {
+            return Ok(());
+        }
+        let wait = deadline
+            .map(|d| d.saturating_sub(Duration::from_millis(50)))
+            .unwrap_or(MAX_FRESHNESS_WAIT)
+            .min(MAX_FRESHNESS_WAIT);
+        self.wait_for(min_cursor, wait).await
+    }
+
     async fn search(
         &self,
         caller: &Caller,
@@ -174,19 +197,18 @@ impl SearchService {
         let offset = if request.page_token.is_empty() {
             0
         } else {
-            decode_page_token(&request.page_token, &binding)?
+            decode_page_token(
+                &request.page_token,
+                &binding,
+                "was issued for another query, time range, order or caller",
+            )?
         };
         let limit = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
             n => n.min(MAX_PAGE_SIZE),
         } as usize;
-        if !request.min_cursor.is_empty() {
-            let wait = deadline
-                .map(|d| d.saturating_sub(Duration::from_millis(50)))
-                .unwrap_or(MAX_FRESHNESS_WAIT)
-                .min(MAX_FRESHNESS_WAIT);
-            self.wait_for(&request.min_cursor, wait).await?;
-        }
+        self.wait_for_min_cursor(&request.min_cursor, deadline)
+            .await?;
         // After the wait: a rebuild ends when its snapshot is applied, which min_cursor waits for.
         self.require_complete()?;
         let applied_cursor = self.applied.borrow().clone();
@@ -204,14 +226,7 @@ impl SearchService {
             },
             snippet_max_bytes,
         };
-        let access = match caller {
-            Caller::Anonymous => Access::Anonymous,
-            Caller::Authenticated(p) if p.is_service() => Access::Service,
-            Caller::Authenticated(p) => Access::User {
-                subject: p.subject.clone(),
-                admin: p.is_admin(),
-            },
-        };
+        let access = access(caller);
         let index = self.index.clone();
         let page = tokio::task::spawn_blocking(move || index.search(&query, &access))
             .await
@@ -259,6 +274,163 @@ impl SearchService {
             next_page_token,
             applied_cursor,
         })
+    }
+}
+
+impl SearchService {
+    async fn suggest(
+        &self,
+        caller: &Caller,
+        request: SuggestRequest,
+    ) -> Result<SuggestResponse, Error> {
+        if request.prefix.trim().is_empty() {
+            return Err(Error::invalid_field(
+                "prefix",
+                "must not be empty or only whitespace",
+            ));
+        }
+        if request.prefix.len() > MAX_PREFIX_BYTES {
+            return Err(Error::invalid_field("prefix", "must be at most 256 bytes"));
+        }
+        let limit = match request.limit {
+            n if n < 0 => return Err(Error::invalid_field("limit", "must not be negative")),
+            0 => DEFAULT_SUGGESTIONS,
+            n => n.min(MAX_SUGGESTIONS),
+        } as usize;
+        let mut kinds = Vec::new();
+        for (index, value) in request.types.iter().enumerate() {
+            let kind = match SuggestionType::try_from(*value) {
+                Ok(SuggestionType::Title) => SuggestionKind::Title,
+                Ok(SuggestionType::Tag) => SuggestionKind::Tag,
+                _ => {
+                    return Err(Error::invalid_field(
+                        format!("types[{index}]"),
+                        "unknown suggestion type",
+                    ));
+                }
+            };
+            if kinds.contains(&kind) {
+                return Err(Error::invalid_field(
+                    format!("types[{index}]"),
+                    "is repeated",
+                ));
+            }
+            kinds.push(kind);
+        }
+        self.require_complete()?;
+        let query = crate::index::SuggestRequest {
+            prefix: request.prefix,
+            limit,
+            kinds,
+        };
+        let access = access(caller);
+        let index = self.index.clone();
+        let suggestions = tokio::task::spawn_blocking(move || index.suggest(&query, &access))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|e| Error::internal(e.to_string()))?;
+        Ok(SuggestResponse {
+            suggestions: suggestions
+                .into_iter()
+                .map(|s| pake_api::search::Suggestion {
+                    text: s.text,
+                    r#type: match s.kind {
+                        SuggestionKind::Title => SuggestionType::Title,
+                        SuggestionKind::Tag => SuggestionType::Tag,
+                    } as i32,
+                    item: s.item,
+                    item_count: i32::try_from(s.item_count).unwrap_or(i32::MAX),
+                    highlight: ranges(vec![s.highlight]).pop(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn find_related(
+        &self,
+        caller: &Caller,
+        deadline: Option<Duration>,
+        request: FindRelatedRequest,
+    ) -> Result<FindRelatedResponse, Error> {
+        if !valid_item_name(&request.name) {
+            return Err(Error::invalid_field("name", "must be items/{item}"));
+        }
+        if request.page_size < 0 {
+            return Err(Error::invalid_field("page_size", "must not be negative"));
+        }
+        let binding = RelatedBinding {
+            caller: caller_key(caller),
+            item: request.name.clone(),
+        };
+        let offset = if request.page_token.is_empty() {
+            0
+        } else {
+            decode_page_token(
+                &request.page_token,
+                &binding,
+                "was issued for another item or caller",
+            )?
+        };
+        if !request.min_cursor.is_empty() {
+            pake_core::cursor::decode(&request.min_cursor, "min_cursor")?;
+        }
+        let limit = match request.page_size {
+            0 => DEFAULT_RELATED_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        } as usize;
+        self.wait_for_min_cursor(&request.min_cursor, deadline)
+            .await?;
+        self.require_complete()?;
+        let applied_cursor = self.applied.borrow().clone();
+        let access = access(caller);
+        let index = self.index.clone();
+        let name = request.name.clone();
+        let page = tokio::task::spawn_blocking(move || {
+            index.related(&name, offset, limit, RELATED_SNIPPET_BYTES, &access)
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?
+        .map_err(|e| Error::internal(e.to_string()))?
+        .ok_or_else(|| Error::not_found(&request.name))?;
+        let next_offset = offset + page.hits.len();
+        let next_page_token = if (next_offset as u64) < page.total
+            && next_offset < MAX_OFFSET
+            && !page.hits.is_empty()
+        {
+            encode_page_token(&binding, next_offset)
+        } else {
+            String::new()
+        };
+        Ok(FindRelatedResponse {
+            results: page.hits.into_iter().map(to_result).collect(),
+            next_page_token,
+            applied_cursor,
+        })
+    }
+}
+
+/// `items/{id}` with an id of `[a-z0-9]([a-z0-9-]*[a-z0-9])?`, at most 69 bytes in all.
+fn valid_item_name(name: &str) -> bool {
+    name.len() <= MAX_ITEM_NAME_BYTES
+        && name.strip_prefix("items/").is_some_and(|id| {
+            !id.is_empty()
+                && !id.starts_with('-')
+                && !id.ends_with('-')
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+/// The caller's read scope, enforced inside the index query.
+fn access(caller: &Caller) -> Access {
+    match caller {
+        Caller::Anonymous => Access::Anonymous,
+        Caller::Authenticated(p) if p.is_service() => Access::Service,
+        Caller::Authenticated(p) => Access::User {
+            subject: p.subject.clone(),
+            admin: p.is_admin(),
+        },
     }
 }
 
@@ -323,29 +495,40 @@ struct PageBinding {
     create_time_range: (Option<i64>, Option<i64>),
 }
 
-#[derive(Serialize, Deserialize)]
-struct PageToken {
-    binding: PageBinding,
+/// What a FindRelated page token is bound to.
+#[derive(Serialize, Deserialize, PartialEq)]
+struct RelatedBinding {
+    caller: String,
+    item: String,
+}
+
+#[derive(Deserialize)]
+struct PageToken<B> {
+    binding: B,
     offset: usize,
 }
 
-fn encode_page_token(binding: &PageBinding, offset: usize) -> String {
+fn encode_page_token<B: Serialize>(binding: &B, offset: usize) -> String {
     let token = serde_json::json!({ "binding": binding, "offset": offset });
     URL_SAFE_NO_PAD.encode(token.to_string())
 }
 
-fn decode_page_token(token: &str, binding: &PageBinding) -> Result<usize, Error> {
-    let invalid = || Error::invalid_field("page_token", "is not a token issued by Search");
+/// The offset in `token`, which must have been issued for `binding` (`mismatch` describes the
+/// error when it was issued for another).
+fn decode_page_token<B: DeserializeOwned + PartialEq>(
+    token: &str,
+    binding: &B,
+    mismatch: &str,
+) -> Result<usize, Error> {
+    let invalid =
+        || Error::invalid_field("page_token", "is not a page token issued by this method");
     if token.len() > 1024 {
         return Err(invalid());
     }
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    let token: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let token: PageToken<B> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if &token.binding != binding {
-        return Err(Error::invalid_field(
-            "page_token",
-            "was issued for another query, time range, order or caller",
-        ));
+        return Err(Error::invalid_field("page_token", mismatch));
     }
     if token.offset > MAX_OFFSET {
         return Err(invalid());
@@ -405,6 +588,28 @@ impl search_service_server::SearchService for SearchService {
     ) -> Result<Response<IndexStatus>, Status> {
         let caller = caller(&request);
         Ok(Response::new(self.index_status(&caller)?))
+    }
+
+    async fn suggest(
+        &self,
+        request: Request<SuggestRequest>,
+    ) -> Result<Response<SuggestResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.suggest(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn find_related(
+        &self,
+        request: Request<FindRelatedRequest>,
+    ) -> Result<Response<FindRelatedResponse>, Status> {
+        let caller = caller(&request);
+        let deadline = deadline(&request);
+        Ok(Response::new(
+            self.find_related(&caller, deadline, request.into_inner())
+                .await?,
+        ))
     }
 
     async fn search(

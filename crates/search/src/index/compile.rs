@@ -17,7 +17,7 @@ use super::query::{ParsedQuery, TagMatch};
 use super::schema::Fields;
 use super::{Access, Error, FUZZY_BOOST, PREFIX_BOOST, Query, TITLE_BOOST, Visibility};
 
-type Clause = Box<dyn TantivyQuery>;
+pub(crate) type Clause = Box<dyn TantivyQuery>;
 
 /// The analyzers a query is compiled with (clones of the index's).
 pub(crate) struct Analyzers {
@@ -45,11 +45,11 @@ pub(crate) fn typo_distance(word: &str) -> Option<u8> {
 }
 
 /// A required clause that does not contribute to the score.
-fn filter(query: Clause) -> Clause {
+pub(crate) fn filter(query: Clause) -> Clause {
     Box::new(ConstScoreQuery::new(query, 0.0))
 }
 
-fn term(field: Field, text: &str) -> Term {
+pub(crate) fn term(field: Field, text: &str) -> Term {
     Term::from_field_text(field, text)
 }
 
@@ -57,18 +57,18 @@ fn scored_term(field: Field, text: &str) -> TermQuery {
     TermQuery::new(term(field, text), IndexRecordOption::WithFreqs)
 }
 
-fn exact_term(field: Field, text: &str) -> Clause {
+pub(crate) fn exact_term(field: Field, text: &str) -> Clause {
     Box::new(TermQuery::new(term(field, text), IndexRecordOption::Basic))
 }
 
-fn any_of(clauses: Vec<Clause>) -> Clause {
+pub(crate) fn any_of(clauses: Vec<Clause>) -> Clause {
     Box::new(BooleanQuery::new(
         clauses.into_iter().map(|c| (Occur::Should, c)).collect(),
     ))
 }
 
 /// The exact BM25 clauses of one analysed term: title (boosted), content, tags.
-fn word_clauses(fields: &Fields, stem: &str) -> [Clause; 3] {
+pub(crate) fn word_clauses(fields: &Fields, stem: &str) -> [Clause; 3] {
     [
         Box::new(BoostQuery::new(
             Box::new(scored_term(fields.title, stem)),
@@ -132,7 +132,7 @@ fn time_range(field: Field, (start, end): (Option<i64>, Option<i64>)) -> Option<
 }
 
 /// The access check: `None` when the caller reads everything.
-fn access_clause(fields: &Fields, access: &Access) -> Option<Clause> {
+pub(crate) fn access_clause(fields: &Fields, access: &Access) -> Option<Clause> {
     let shared = |visibilities: &[Visibility]| -> Clause {
         Box::new(TermSetQuery::new(
             visibilities

@@ -10,6 +10,11 @@
 //!   [`SearchIndex::applied_cursor`] reads it back (also after a reopen).
 //! - [`SearchIndex::search`] runs a [`Query`] (query-language text, paging, order, time ranges,
 //!   facets, snippet length) for an [`Access`] scope and returns a [`SearchPage`].
+//! - [`SearchIndex::suggest`] completes a prefix into titles and tags of readable items
+//!   ([`SuggestRequest`] → [`Suggestion`]s, with the matched range of each).
+//! - [`SearchIndex::related`] finds the readable items most like a readable source item (its
+//!   most distinctive terms by tf-idf, ranked with BM25), excluding the source: a
+//!   [`RelatedPage`], or `None` when the source is absent or unreadable.
 //! - [`parse_query`] validates query-language text without an index (for INVALID_ARGUMENT with
 //!   the offending byte offset, [`QueryError::offset`]).
 //!
@@ -33,8 +38,10 @@ mod compile;
 mod facets;
 mod highlight;
 mod query;
+mod related;
 mod schema;
 mod search_index;
+mod suggest;
 
 #[cfg(test)]
 mod tests;
@@ -45,7 +52,9 @@ pub use query::{
     KINDS, MAX_QUERY_BYTES, MAX_QUERY_TERMS, ParsedQuery, QueryError, STATUSES, TagMatch, Word,
     parse_query,
 };
+pub use related::{MAX_RELATED_TERMS, RelatedPage};
 pub use search_index::SearchIndex;
+pub use suggest::{SuggestRequest, Suggestion, SuggestionKind};
 
 /// Boost of title matches relative to content and tag matches (BM25 is multiplied by it).
 pub const TITLE_BOOST: f32 = 2.0;

@@ -5,7 +5,7 @@ use tantivy::schema::{
     FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 
-use super::analysis::{TEXT_ANALYZER, WORDS_ANALYZER, markdown_to_plain};
+use super::analysis::{TEXT_ANALYZER, WORDS_ANALYZER, analyze, markdown_to_plain, words_analyzer};
 use super::{Error, IndexedItem, Visibility};
 
 pub(crate) const NAME: &str = "name";
@@ -34,6 +34,11 @@ pub(crate) struct Fields {
     pub tag_orig: Field,
     /// Title, content and tags unstemmed (typo-tolerant and prefix matching), doc ids only.
     pub words: Field,
+    /// The title unstemmed, with positions (Suggest: words of a title in order, adjacent).
+    pub title_words: Field,
+    /// The title's unstemmed words joined by single spaces, whole (Suggest: matches at the start
+    /// of a title are prefixes of it).
+    pub title_key: Field,
     pub owner: Field,
     pub kind: Field,
     pub status: Field,
@@ -68,6 +73,11 @@ pub(crate) fn build() -> (Schema, Fields) {
         tag: b.add_text_field(TAG, STRING | FAST),
         tag_orig: b.add_text_field(TAG_ORIG, STORED | FAST),
         words: b.add_text_field("words", analysed(WORDS_ANALYZER, IndexRecordOption::Basic)),
+        title_words: b.add_text_field(
+            "title_words",
+            analysed(WORDS_ANALYZER, IndexRecordOption::WithFreqsAndPositions),
+        ),
+        title_key: b.add_text_field("title_key", STRING),
         owner: b.add_text_field("owner", keyword.clone()),
         kind: b.add_text_field(KIND, keyword.clone()),
         status: b.add_text_field(STATUS, keyword.clone()),
@@ -77,6 +87,17 @@ pub(crate) fn build() -> (Schema, Fields) {
         confidence: b.add_f64_field(CONFIDENCE, FAST | STORED),
     };
     (b.build(), fields)
+}
+
+/// The unstemmed words of `text` joined by single spaces: a title's `title_key`, and the key
+/// whose prefixes a Suggest prefix matches at the start of a title.
+pub(crate) fn title_key(text: &str) -> String {
+    let mut analyzer = words_analyzer();
+    analyze(&mut analyzer, text)
+        .into_iter()
+        .map(|t| t.term)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Converts an item to the document indexed for it.
@@ -90,6 +111,8 @@ pub(crate) fn to_document(fields: &Fields, item: &IndexedItem) -> Result<Tantivy
     doc.add_text(fields.title, &item.title);
     doc.add_text(fields.content, &content);
     doc.add_text(fields.words, &item.title);
+    doc.add_text(fields.title_words, &item.title);
+    doc.add_text(fields.title_key, title_key(&item.title));
     doc.add_text(fields.words, &content);
     for tag in &item.tags {
         doc.add_text(fields.tags_text, tag);

@@ -19,6 +19,7 @@ use tantivy::{
 use super::analysis::{self, TEXT_ANALYZER, WORDS_ANALYZER};
 use super::compile::{Analyzers, compile};
 use super::facets::FacetCollector;
+use super::highlight::Highlighter;
 use super::query::parse_query;
 use super::schema::{self, CONFIDENCE, CREATE_TIME, Fields, NAME, UPDATE_TIME};
 use super::{Access, Error, FacetCounts, Hit, IndexedItem, Order, Query, SearchPage};
@@ -193,7 +194,53 @@ impl SearchIndex {
         self.inner.reader.searcher().num_docs()
     }
 
-    fn analyzer(&self, name: &str) -> Result<TextAnalyzer, Error> {
+    /// A searcher over the last commit.
+    pub(super) fn searcher(&self) -> Searcher {
+        self.inner.reader.searcher()
+    }
+
+    pub(super) fn fields(&self) -> &Fields {
+        &self.inner.fields
+    }
+
+    /// Loads the hits at `docs` and marks what `highlighter` matches in them.
+    pub(super) fn hits(
+        &self,
+        searcher: &Searcher,
+        docs: Vec<(f32, DocAddress)>,
+        highlighter: &Highlighter,
+        text_analyzer: &mut TextAnalyzer,
+        scored: bool,
+        snippet_max_bytes: usize,
+    ) -> Result<Vec<Hit>, Error> {
+        let mut hits = Vec::with_capacity(docs.len());
+        for (score, address) in docs {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let item = schema::from_document(&self.inner.fields, &doc);
+            let title_highlights = highlighter.highlight(text_analyzer, &item.title);
+            let (snippet, snippet_highlights) =
+                highlighter.snippet(text_analyzer, &item.content, snippet_max_bytes);
+            hits.push(Hit {
+                name: item.name,
+                title: item.title,
+                title_highlights,
+                snippet,
+                snippet_highlights,
+                score: if scored { score } else { 0.0 },
+                tags: item.tags,
+                kind: item.kind,
+                status: item.status,
+                owner: item.owner,
+                visibility: item.visibility,
+                confidence_score: item.confidence_score,
+                create_time_us: item.create_time_us,
+                update_time_us: item.update_time_us,
+            });
+        }
+        Ok(hits)
+    }
+
+    pub(super) fn analyzer(&self, name: &str) -> Result<TextAnalyzer, Error> {
         self.inner.index.tokenizers().get(name).ok_or_else(|| {
             Error::Tantivy(TantivyError::InternalError(format!(
                 "analyzer {name} missing"
@@ -223,34 +270,14 @@ impl SearchIndex {
         let (docs, total, facets) =
             collect(&searcher, compiled.query.as_ref(), order, range, facets)?;
 
-        let mut hits = Vec::with_capacity(docs.len());
-        for (score, address) in docs {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let item = schema::from_document(&self.inner.fields, &doc);
-            let highlighter = &compiled.highlighter;
-            let title_highlights = highlighter.highlight(&mut analyzers.text, &item.title);
-            let (snippet, snippet_highlights) = highlighter.snippet(
-                &mut analyzers.text,
-                &item.content,
-                request.snippet_max_bytes,
-            );
-            hits.push(Hit {
-                name: item.name,
-                title: item.title,
-                title_highlights,
-                snippet,
-                snippet_highlights,
-                score: if compiled.scored { score } else { 0.0 },
-                tags: item.tags,
-                kind: item.kind,
-                status: item.status,
-                owner: item.owner,
-                visibility: item.visibility,
-                confidence_score: item.confidence_score,
-                create_time_us: item.create_time_us,
-                update_time_us: item.update_time_us,
-            });
-        }
+        let hits = self.hits(
+            &searcher,
+            docs,
+            &compiled.highlighter,
+            &mut analyzers.text,
+            compiled.scored,
+            request.snippet_max_bytes,
+        )?;
         Ok(SearchPage {
             hits,
             total: total as u64,
@@ -259,7 +286,7 @@ impl SearchIndex {
     }
 }
 
-type Collected = (Vec<(f32, DocAddress)>, usize, Option<Vec<FacetCounts>>);
+pub(super) type Collected = (Vec<(f32, DocAddress)>, usize, Option<Vec<FacetCounts>>);
 
 /// Runs the top-docs collector `top` (when the page is not empty), the count and the facets in
 /// one pass; `score` extracts the score from the sort key.
@@ -285,7 +312,7 @@ where
 }
 
 /// Collects the page `range` in `order`; ties by score (descending), then name (ascending).
-fn collect(
+pub(super) fn collect(
     searcher: &Searcher,
     query: &dyn TantivyQuery,
     order: Order,
