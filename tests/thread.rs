@@ -483,7 +483,25 @@ async fn refresh_rotates_and_a_replayed_refresh_token_ends_the_session() {
 
 /// A correctly signed token for `subject` that expired an hour ago.
 fn expired_token(app: &TestApp, subject: &str) -> String {
-    let key = pake_identity::SigningKey::load_or_generate(&app.config.data_dir).expect("key");
+    // The server's key set: one key file, `<kid>.json`, after the first start.
+    let dir = app
+        .config
+        .data_dir
+        .join(pake_identity::key_store::KEY_DIR_NAME);
+    let path = std::fs::read_dir(dir)
+        .expect("key dir")
+        .next()
+        .expect("a key file")
+        .expect("entry")
+        .path();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let pem = file["private_key_pem"].as_str().expect("pem");
+    let key = pake_identity::SigningKey::from_pkcs8_pem(
+        pake_identity::signing_key::Algorithm::EdDsa,
+        pem,
+    )
+    .expect("an Ed25519 key");
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)

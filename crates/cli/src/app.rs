@@ -78,11 +78,29 @@ pub async fn start(
         None
     };
 
+    let mut background = Vec::new();
     let mut service_tokens: Option<Arc<dyn ServiceTokenSource>> = None;
     if role.runs(ServiceRole::Identity)
         && let Some(database) = &database
     {
         let (service, signer) = identity_service(config, database, revoked.clone()).await?;
+        // Picks up rotations made by other replicas and destroys expired keys.
+        background.push(signer.key_set().clone().spawn_maintenance(
+            Duration::from_secs(config.auth.jwks_refresh_secs.clamp(1, 10)),
+            shutdown.clone(),
+        ));
+        // Deleted users' items are disposed of by the knowledge service, called as
+        // `services/identity` (in the mesh: `upstream.knowledge`; unset, they wait).
+        let disposer = service
+            .item_disposer(
+                (!knowledge_url.is_empty()).then_some(knowledge_url.as_str()),
+                pake_identity::service_tokens::InProcessServiceTokens::new(
+                    signer.clone(),
+                    "identity",
+                ),
+            )
+            .context("upstream.knowledge")?;
+        background.push(disposer.spawn(shutdown.clone()));
         service_tokens = Some(pake_identity::service_tokens::InProcessServiceTokens::new(
             signer, "search",
         ));
@@ -93,11 +111,15 @@ pub async fn start(
     {
         database.migrate(pake_knowledge::migrations()).await?;
         let store = Arc::new(pake_knowledge::store::SqlItemStore::new(database.clone()));
-        server.add_service(
-            pake_knowledge::KnowledgeService::new(store, shutdown.clone()).into_server(),
-        );
+        let knowledge = pake_knowledge::KnowledgeService::new(store, shutdown.clone())
+            .with_retention(&config.knowledge);
+        // Purges items past their retention and prunes old feed history.
+        background.push(knowledge.clone().spawn_maintenance(
+            Duration::from_secs(config.knowledge.maintenance_interval_secs),
+            shutdown.clone(),
+        ));
+        server.add_service(knowledge.into_server());
     }
-    let mut background = Vec::new();
     if role.runs(ServiceRole::Search) {
         let index = open_search_index(&config.data_dir.join(SEARCH_INDEX_DIR))?;
         let (applied_tx, applied_rx) =
@@ -134,8 +156,13 @@ pub async fn start(
         )
         .context("upstream.knowledge")?;
         background.push(consumer.spawn());
+        let cache = Arc::new(pake_search::cache::InProcessQueryCache::new(
+            config.search.cache_entries,
+        ));
         server.add_service(
-            pake_search::SearchService::new(index, applied_rx, progress).into_server(),
+            pake_search::SearchService::new(index, applied_rx, progress)
+                .with_cache(cache)
+                .into_server(),
         );
     }
 
@@ -160,14 +187,12 @@ pub async fn identity_service(
 )> {
     database.migrate(pake_identity::migrations()).await?;
     let identity = &config.identity;
-    let signing_key = pake_identity::SigningKey::load_or_generate(&config.data_dir)?;
-    tracing::info!(kid = signing_key.kid(), "signing key loaded");
     let signer = pake_identity::tokens::Signer::new(
-        &signing_key,
+        signing_keys(config).await?,
         config.auth.issuer.clone(),
         config.auth.audience.clone(),
         Duration::from_secs(identity.access_token_ttl_secs),
-    )?;
+    );
     let hasher = pake_identity::password::Hasher::new(
         identity.argon2_memory_kib,
         identity.argon2_iterations,
@@ -181,12 +206,36 @@ pub async fn identity_service(
         store,
         hasher,
         signer.clone(),
-        signing_key,
         revoked,
         pake_identity::api_keys::KeyHasher::load_or_generate(&config.data_dir)?,
         identity.clone(),
     );
     Ok((service, signer))
+}
+
+/// Opens the signing-key set (a key file per key in the data dir when embedded).
+async fn signing_keys(config: &Config) -> anyhow::Result<Arc<pake_identity::key_set::KeySet>> {
+    use pake_identity::key_set::{KeySet, Policy};
+    use pake_identity::signing_key::Algorithm;
+    let identity = &config.identity;
+    // `validate()` has checked the names.
+    let algorithm = |name: &String| Algorithm::from_jose_name(name);
+    let policy = Policy {
+        default_algorithm: algorithm(&identity.signing_algorithm).unwrap_or(Algorithm::EdDsa),
+        enabled: identity
+            .signing_algorithms
+            .iter()
+            .filter_map(algorithm)
+            .collect(),
+        publication_delay: Duration::from_secs(identity.key_publication_delay_secs),
+        token_lifetime: Duration::from_secs(identity.access_token_ttl_secs)
+            + pake_core::token::LEEWAY,
+    };
+    let now = pake_runtime::db::now_micros();
+    let store = pake_identity::key_store::FileKeyStore::open(&config.data_dir, now)?;
+    let keys = KeySet::open(Arc::new(store), policy, now).await?;
+    tracing::info!(kid = %keys.active(now)?.kid, "signing keys loaded");
+    Ok(keys)
 }
 
 /// Reports search NOT_SERVING while its index is rebuilding or its change feed is unreachable.

@@ -26,6 +26,10 @@ pub enum Command {
     /// Manage users directly in the database (works while the server runs or not).
     #[command(subcommand)]
     User(UserCommand),
+    /// Import an Obsidian vault (a folder of .md files) into a running server.
+    Import(crate::vault::ImportArgs),
+    /// Export the notes you may read from a running server as an Obsidian vault.
+    Export(crate::vault::ExportArgs),
 }
 
 /// `pake user …`.

@@ -5,6 +5,8 @@
 
 pub mod app;
 pub mod args;
+pub mod remote;
 pub mod users;
+pub mod vault;
 
 pub use app::{AppHandle, start};

@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         Command::User(UserCommand::Create(args)) => {
             runtime.block_on(create_user(cli.config.as_deref(), args))
         }
+        Command::Import(args) => runtime.block_on(pake::vault::run_import(args)),
+        Command::Export(args) => runtime.block_on(pake::vault::run_export(args)),
     }
 }
 

@@ -6,6 +6,10 @@
 //! silently ignored. [`Config::validate`] collects every problem at once and names the setting and
 //! where its value came from.
 
+#[path = "config_knowledge.rs"]
+mod knowledge;
+pub use knowledge::KnowledgeConfig;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -125,6 +129,15 @@ pub struct IdentityConfig {
     /// Peers (IP addresses) whose `X-Forwarded-For` is believed: Kong and the edge. The client
     /// address for throttling is then the rightmost forwarded address that is not a trusted proxy.
     pub trusted_proxies: Vec<String>,
+    /// How long security audit events are kept before they are pruned, 1..=3650 days.
+    pub audit_retention_days: u64,
+    /// Algorithm of newly generated signing keys: `EdDSA` (Ed25519) or `ES256` (P-256).
+    pub signing_algorithm: String,
+    /// Algorithms RotateSigningKey may generate; must include `signing_algorithm`.
+    pub signing_algorithms: Vec<String>,
+    /// How long a new signing key is published in the JWKS before it signs. At least the longest
+    /// JWKS refresh interval of any consumer (Istio: 20 min by default) and `auth.jwks_refresh_secs`.
+    pub key_publication_delay_secs: u64,
 }
 
 impl Default for IdentityConfig {
@@ -139,9 +152,16 @@ impl Default for IdentityConfig {
             hashing_concurrency: 0,
             hashing_queue: 64,
             trusted_proxies: Vec::new(),
+            audit_retention_days: 365,
+            signing_algorithm: "EdDSA".to_owned(),
+            signing_algorithms: vec!["EdDSA".to_owned(), "ES256".to_owned()],
+            key_publication_delay_secs: 1500,
         }
     }
 }
+
+/// The JOSE names of the signing algorithms PAKE implements.
+pub const SIGNING_ALGORITHMS: [&str; 2] = ["EdDSA", "ES256"];
 
 /// Token settings shared by every service (the issuer signs, everyone verifies).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -166,12 +186,23 @@ impl Default for AuthConfig {
 }
 
 /// Search service settings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchConfig {
     /// API key of the service account (role `service`) that search uses to read the change
     /// feed when identity is not in the same process.
     pub service_api_key: Option<SecretString>,
+    /// Search result pages kept in the in-process hot-query cache (0 disables it).
+    pub cache_entries: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            service_api_key: None,
+            cache_entries: 1024,
+        }
+    }
 }
 
 /// Shutdown behaviour.
@@ -210,6 +241,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Search service settings.
     pub search: SearchConfig,
+    /// Knowledge service settings.
+    pub knowledge: KnowledgeConfig,
     /// Shutdown behaviour.
     pub shutdown: ShutdownConfig,
 }
@@ -225,6 +258,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             identity: IdentityConfig::default(),
             search: SearchConfig::default(),
+            knowledge: KnowledgeConfig::default(),
             shutdown: ShutdownConfig::default(),
         }
     }
@@ -440,6 +474,49 @@ impl Config {
                     format!("'{proxy}' is not an IP address"),
                 );
             }
+        }
+        for (index, algorithm) in identity.signing_algorithms.iter().enumerate() {
+            if !SIGNING_ALGORITHMS.contains(&algorithm.as_str()) {
+                problem(
+                    &format!("identity.signing_algorithms[{index}]"),
+                    format!("'{algorithm}' is not supported; expected EdDSA or ES256"),
+                );
+            }
+        }
+        if !identity
+            .signing_algorithms
+            .contains(&identity.signing_algorithm)
+        {
+            problem(
+                "identity.signing_algorithm",
+                format!(
+                    "'{}' is not one of identity.signing_algorithms",
+                    identity.signing_algorithm
+                ),
+            );
+        }
+        if identity.key_publication_delay_secs < self.auth.jwks_refresh_secs
+            || identity.key_publication_delay_secs > 7 * 24 * 3600
+        {
+            problem(
+                "identity.key_publication_delay_secs",
+                format!(
+                    "{} is out of range; expected auth.jwks_refresh_secs ({})..=604800, and at least the JWKS refresh interval of every consumer (Istio: 1200)",
+                    identity.key_publication_delay_secs, self.auth.jwks_refresh_secs
+                ),
+            );
+        }
+        if !(1..=3650).contains(&identity.audit_retention_days) {
+            problem(
+                "identity.audit_retention_days",
+                format!(
+                    "{} is out of range; expected 1..=3650",
+                    identity.audit_retention_days
+                ),
+            );
+        }
+        for (key, message) in self.knowledge.problems() {
+            problem(key, message);
         }
         if identity.hashing_queue == 0 {
             problem("identity.hashing_queue", "must be at least 1".to_owned());

@@ -240,7 +240,7 @@ impl Error {
 
 fn default_reason(kind: ErrorKind) -> &'static str {
     match kind {
-        ErrorKind::InvalidArgument => "INVALID_ARGUMENT",
+        ErrorKind::InvalidArgument => "INVALID_FIELD",
         ErrorKind::NotFound => "NOT_FOUND",
         ErrorKind::AlreadyExists => "ALREADY_EXISTS",
         ErrorKind::Aborted => "ABORTED",
@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(bad_request.field_violations[0].field, "item.title");
         assert_eq!(
             details.error_info().expect("error info").reason,
-            "INVALID_ARGUMENT"
+            "INVALID_FIELD"
         );
 
         let throttled: tonic::Status =

@@ -6,6 +6,8 @@
 //!   conversion into `tonic::Status` with `google.rpc` details (internal text never leaves).
 //! - [`auth`]: roles, principals and the single allow-list of methods callable anonymously.
 //! - [`telemetry`]: logging initialisation (human or JSON).
+//! - [`filter`] and [`paging`]: the AIP-160 filter parser and AIP-158 pagination (page sizes,
+//!   `order_by`, keyset positions, bound page tokens) that every list method shares.
 //!
 //! This crate depends on no other PAKE crate; services depend on it, never the reverse.
 
@@ -13,6 +15,8 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod filter;
+pub mod paging;
 pub mod revocation;
 pub mod telemetry;
 

@@ -2,25 +2,39 @@
 //! replay, password or role change, user deletion). The verifier consults it on every call, so a
 //! revoked access token stops working at once where the set is shared (in-process when
 //! embedded; Redis in production).
+//!
+//! An entry revokes the tokens *issued at or before* the revocation (`iat` ≤ the revocation's
+//! second): a session that lives on — an API key whose owner lost a role — gets fresh tokens at
+//! once, while every token minted before the change is refused.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A set of revoked session names (`sid` claims) whose entries expire when the last access token
 /// of the session would have expired anyway.
 #[async_trait::async_trait]
 pub trait RevokedSessions: Send + Sync + std::fmt::Debug + 'static {
-    /// Marks `session` revoked for `ttl` (the access-token lifetime).
+    /// Revokes the tokens of `session` issued until now; the entry is kept for `ttl` (the
+    /// access-token lifetime plus leeway).
     async fn revoke(&self, session: &str, ttl: Duration);
-    /// Whether `session` is revoked.
-    async fn is_revoked(&self, session: &str) -> bool;
+    /// Whether a token of `session` issued at `issued_at` (seconds since the epoch) is revoked.
+    async fn is_revoked(&self, session: &str, issued_at: u64) -> bool;
+}
+
+/// Seconds since the epoch now.
+fn epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
 }
 
 /// The in-process set, for the embedded all-in-one.
 #[derive(Debug, Default)]
 pub struct InProcessRevokedSessions {
-    entries: Mutex<HashMap<String, Instant>>,
+    /// Session → (revoked at, seconds since the epoch; entry expires at).
+    entries: Mutex<HashMap<String, (u64, Instant)>>,
 }
 
 #[async_trait::async_trait]
@@ -28,18 +42,18 @@ impl RevokedSessions for InProcessRevokedSessions {
     async fn revoke(&self, session: &str, ttl: Duration) {
         let now = Instant::now();
         if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, until| *until > now);
-            entries.insert(session.to_owned(), now + ttl);
+            entries.retain(|_, (_, until)| *until > now);
+            entries.insert(session.to_owned(), (epoch_seconds(), now + ttl));
         }
     }
 
-    async fn is_revoked(&self, session: &str) -> bool {
+    async fn is_revoked(&self, session: &str, issued_at: u64) -> bool {
         self.entries
             .lock()
             .map(|entries| {
-                entries
-                    .get(session)
-                    .is_some_and(|until| *until > Instant::now())
+                entries.get(session).is_some_and(|(revoked_at, until)| {
+                    issued_at <= *revoked_at && *until > Instant::now()
+                })
             })
             .unwrap_or(true)
     }
@@ -55,11 +69,17 @@ mod tests {
         set.revoke("users/a/sessions/1", Duration::from_secs(60))
             .await;
         set.revoke("users/a/sessions/2", Duration::ZERO).await;
-        assert!(set.is_revoked("users/a/sessions/1").await);
+        let now = epoch_seconds();
+        assert!(set.is_revoked("users/a/sessions/1", now).await);
+        assert!(set.is_revoked("users/a/sessions/1", now - 60).await);
         assert!(
-            !set.is_revoked("users/a/sessions/2").await,
+            !set.is_revoked("users/a/sessions/1", now + 2).await,
+            "tokens issued after the revocation are not revoked"
+        );
+        assert!(
+            !set.is_revoked("users/a/sessions/2", now).await,
             "expired entries are gone"
         );
-        assert!(!set.is_revoked("users/a/sessions/3").await);
+        assert!(!set.is_revoked("users/a/sessions/3", now).await);
     }
 }

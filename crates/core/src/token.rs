@@ -1,10 +1,10 @@
 //! Access tokens: the claims PAKE puts in a JWT, and the verifier every service uses.
 //!
 //! The verifier checks, in this order: size (≤ 8 KiB, before parsing), header (`typ: at+jwt`, a
-//! `kid`, none of `jku`/`x5u`/`jwk`/`x5c`), the key (looked up by `kid` in the identity
-//! service's JWKS; an unknown `kid` refetches the JWKS at most once per refresh interval), the
-//! signature with the algorithm pinned to that key, then `iss`, `aud`, `exp`, `nbf` with at most
-//! 60 s leeway. Only then does a token become a [`Principal`].
+//! `kid`, none of `jku`/`x5u`/`jwk`/`x5c`, no `crit` extensions), the key (looked up by `kid` in
+//! the identity service's JWKS; an unknown `kid` refetches the JWKS at most once per refresh
+//! interval), the signature with the algorithm pinned to that key, then `iss`, `aud`, `exp`, `nbf`
+//! with at most 60 s leeway. Only then does a token become a [`Principal`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -162,6 +162,10 @@ impl Verifier {
         {
             return Err(invalid_token("token header carries a key reference"));
         }
+        // RFC 7515 §4.1.11: extensions listed in `crit` must be understood; we support none.
+        if header.crit.is_some() {
+            return Err(invalid_token("token header lists critical extensions"));
+        }
         let kid = header
             .kid
             .ok_or_else(|| invalid_token("token has no kid"))?;
@@ -191,7 +195,7 @@ impl Verifier {
         let claims = data.claims;
         if let Some(revoked) = &self.revoked
             && !claims.sid.is_empty()
-            && revoked.is_revoked(&claims.sid).await
+            && revoked.is_revoked(&claims.sid, claims.iat).await
         {
             return Err(invalid_token("the session of this token has ended"));
         }

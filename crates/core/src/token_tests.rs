@@ -133,6 +133,12 @@ async fn header_checks_run_before_the_signature() {
     )
     .await;
     assert!(message.contains("key reference"), "{message}");
+    let message = rejection(
+        &verifier,
+        &sign(&key, &claims(), |h| h.crit = Some(vec!["b64".into()])),
+    )
+    .await;
+    assert!(message.contains("critical"), "{message}");
     let message = rejection(&verifier, "not.a.token").await;
     assert!(message.contains("malformed"), "{message}");
 }

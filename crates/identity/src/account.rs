@@ -1,10 +1,13 @@
 //! A user's own account: listing sessions and changing the password.
 
-use pake_api::identity::{ChangePasswordRequest, ListSessionsRequest, ListSessionsResponse};
+use pake_api::identity::{
+    AuditEventType, ChangePasswordRequest, ListSessionsRequest, ListSessionsResponse,
+};
 use pake_core::auth::{Caller, Principal};
 use pake_core::{Error, ErrorKind};
 use pake_runtime::db::now_micros;
 
+use crate::audit::{AuditEvent, RequestContext, actor_of};
 use crate::password::{Verification, check_new_password};
 use crate::service::{IdentityService, parse_user_name, session_to_proto};
 use crate::store::UserRecord;
@@ -93,6 +96,7 @@ impl IdentityService {
     pub(crate) async fn change_password(
         &self,
         caller: &Caller,
+        request_context: &RequestContext,
         request: ChangePasswordRequest,
     ) -> Result<(), Error> {
         let (principal, user) = self.readable_user(caller, &request.name, "name").await?;
@@ -134,9 +138,17 @@ impl IdentityService {
         }
         check_new_password(&request.new_password, "new_password", &context)?;
         let hash = self.hasher.hash(request.new_password).await?;
+        let audit = self.audit_record(
+            AuditEvent::new(
+                AuditEventType::PasswordChanged,
+                actor_of(&principal),
+                user.resource_name(),
+            ),
+            request_context,
+        );
         let ended = self
             .store
-            .set_password(&user.id, &hash, now_micros())
+            .set_password(&user.id, &hash, audit.create_time, Some(&audit))
             .await?;
         for session in &ended {
             self.end_session(session).await?;

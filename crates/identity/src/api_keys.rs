@@ -14,8 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use pake_api::identity::{
-    ApiKey, CreateApiKeyRequest, CreateApiKeyResponse, DeleteApiKeyRequest, ExchangeApiKeyRequest,
-    ExchangeApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
+    ApiKey, AuditEventType, CreateApiKeyRequest, CreateApiKeyResponse, DeleteApiKeyRequest,
+    ExchangeApiKeyRequest, ExchangeApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
 };
 use pake_core::auth::{Caller, Role};
 use pake_core::config::SecretString;
@@ -25,6 +25,7 @@ use rand::Rng;
 use rand::distributions::Alphanumeric;
 use sha2::Sha256;
 
+use crate::audit::{AuditEvent, RequestContext, actor_of};
 use crate::roles;
 use crate::service::IdentityService;
 use crate::store::ApiKeyRecord;
@@ -116,7 +117,7 @@ fn parse(key: &str) -> Option<(&str, &str)> {
     valid.then_some((id, secret))
 }
 
-fn to_proto(key: &ApiKeyRecord) -> ApiKey {
+pub(crate) fn to_proto(key: &ApiKeyRecord) -> ApiKey {
     ApiKey {
         name: key.resource_name(),
         display_name: key.display_name.clone(),
@@ -141,6 +142,7 @@ impl IdentityService {
     pub(crate) async fn create_api_key(
         &self,
         caller: &Caller,
+        context: &RequestContext,
         request: CreateApiKeyRequest,
     ) -> Result<CreateApiKeyResponse, Error> {
         let (principal, owner) = self
@@ -230,8 +232,18 @@ impl IdentityService {
             last_use_time: None,
             revoke_time: None,
         };
+        let mut event = AuditEvent::new(
+            AuditEventType::ApiKeyCreated,
+            actor_of(&principal),
+            record.resource_name(),
+        )
+        .with("roles", record.roles.clone());
+        if let Some(expire_time) = record.expire_time {
+            event = event.with("expire_time", timestamp(expire_time).to_string());
+        }
+        let audit = self.audit_record(event, context);
         self.store
-            .insert_api_key(&record, &self.key_hasher.hash(&secret))
+            .insert_api_key(&record, &self.key_hasher.hash(&secret), Some(&audit))
             .await?;
         tracing::info!(key = %record.resource_name(), by = %principal.subject, "api key created");
         Ok(CreateApiKeyResponse {
@@ -289,6 +301,7 @@ impl IdentityService {
     pub(crate) async fn delete_api_key(
         &self,
         caller: &Caller,
+        context: &RequestContext,
         request: DeleteApiKeyRequest,
     ) -> Result<(), Error> {
         let not_found = || Error::not_found(&request.name).with_reason("API_KEY_NOT_FOUND");
@@ -299,7 +312,7 @@ impl IdentityService {
             .ok_or_else(|| {
                 Error::invalid_field("name", "must be users/{user}/apiKeys/{api_key}")
             })?;
-        let (_, owner) = self
+        let (principal, owner) = self
             .readable_user(caller, user_name, "name")
             .await
             .map_err(|error| {
@@ -315,7 +328,17 @@ impl IdentityService {
             .await?
             .filter(|(key, _)| key.user_id == owner.id && key.revoke_time.is_none())
             .ok_or_else(not_found)?;
-        self.store.revoke_api_key(&key.id, now_micros()).await?;
+        let audit = self.audit_record(
+            AuditEvent::new(
+                AuditEventType::ApiKeyRevoked,
+                actor_of(&principal),
+                key.resource_name(),
+            ),
+            context,
+        );
+        self.store
+            .revoke_api_key(&key.id, audit.create_time, Some(&audit))
+            .await?;
         self.revoked
             .revoke(
                 &key.resource_name(),
@@ -326,8 +349,24 @@ impl IdentityService {
         Ok(())
     }
 
+    /// Records a refused exchange of a well-formed key (best effort) and returns the one
+    /// error every refusal gets. The target is the key when it exists.
+    async fn exchange_refused(
+        &self,
+        key: Option<&ApiKeyRecord>,
+        reason: &str,
+        context: &RequestContext,
+    ) -> Error {
+        let target = key.map(ApiKeyRecord::resource_name).unwrap_or_default();
+        let event = AuditEvent::new(AuditEventType::ApiKeyExchangeFailed, "", target)
+            .with("reason", reason);
+        self.audit(event, context).await;
+        invalid_api_key()
+    }
+
     pub(crate) async fn exchange_api_key(
         &self,
+        context: &RequestContext,
         request: ExchangeApiKeyRequest,
     ) -> Result<ExchangeApiKeyResponse, Error> {
         if request.api_key.is_empty() {
@@ -335,19 +374,31 @@ impl IdentityService {
         }
         let (id, secret) = parse(&request.api_key).ok_or_else(invalid_api_key)?;
         let now = now_micros();
-        let (key, hash) = self.store.api_key(id).await?.ok_or_else(invalid_api_key)?;
-        if !self.key_hasher.verify(secret, &hash)
-            || key.revoke_time.is_some()
-            || key.expire_time.is_some_and(|expire| expire <= now)
-        {
-            return Err(invalid_api_key());
+        let Some((key, hash)) = self.store.api_key(id).await? else {
+            return Err(self.exchange_refused(None, "unknown_key", context).await);
+        };
+        let refusal = if !self.key_hasher.verify(secret, &hash) {
+            Some("wrong_secret")
+        } else if key.revoke_time.is_some() {
+            Some("revoked")
+        } else if key.expire_time.is_some_and(|expire| expire <= now) {
+            Some("expired")
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            return Err(self.exchange_refused(Some(&key), reason, context).await);
         }
-        let owner = self
+        let Some(owner) = self
             .store
             .user_by_id(&key.user_id)
             .await?
             .filter(|owner| !owner.disabled)
-            .ok_or_else(invalid_api_key)?;
+        else {
+            return Err(self
+                .exchange_refused(Some(&key), "owner_disabled", context)
+                .await);
+        };
         let held = owner.role_list();
         let granted: Vec<Role> = if key.roles.is_empty() {
             held
@@ -359,7 +410,7 @@ impl IdentityService {
                 .collect()
         };
         if granted.is_empty() {
-            return Err(invalid_api_key());
+            return Err(self.exchange_refused(Some(&key), "no_roles", context).await);
         }
         let mut access =
             self.signer

@@ -1,11 +1,15 @@
-//! `pake-identity`: users, sessions, signing keys and API keys — `pake.identity.v1.IdentityService`.
+//! `pake-identity`: users, sessions, signing keys, API keys and the security audit log —
+//! `pake.identity.v1.IdentityService`.
 //!
 //! Owns the identity tables (migrations under `migrations/`) and the signing key set. Depends on
 //! `pake-core`, `pake-runtime` and `pake-api`; never on another service crate.
 
+pub mod key_set;
+pub mod key_store;
 mod secret_file;
 pub mod service;
 pub mod signing_key;
+mod signing_keys;
 
 pub use service::IdentityService;
 pub use signing_key::SigningKey;
@@ -20,6 +24,11 @@ pub fn migrations() -> pake_runtime::db::Migrations {
 }
 mod account;
 pub mod api_keys;
+pub mod audit;
+pub mod audit_list;
+mod delete_user;
+mod export;
+pub mod item_disposal;
 pub mod normalize;
 pub mod password;
 pub mod roles;
@@ -28,3 +37,5 @@ pub mod store;
 pub mod throttle;
 pub mod tokens;
 mod update_user;
+pub mod user_filter;
+pub mod user_list;

@@ -68,6 +68,13 @@ fn key_of(display: &str) -> String {
     display.to_lowercase().nfkc().collect()
 }
 
+/// The key `input` would have as a username or email, without checking that it is one: for
+/// comparing filter values with stored keys (`ＡＤＭＩＮ` → `admin`, and substrings alike).
+pub fn search_key(input: &str) -> String {
+    let display: String = input.trim().nfkc().collect();
+    key_of(&display)
+}
+
 /// Normalises a username: 3..=64 bytes of letters, digits, `.`, `_`, `-`, in one script.
 pub fn username(input: &str) -> Result<Normalized, Refusal> {
     let trimmed = input.trim();
@@ -176,6 +183,17 @@ mod tests {
         assert_eq!(username(&"a".repeat(65)), Err(Refusal::TooLong(64)));
         assert_eq!(username("a b c"), Err(Refusal::Character(' ')));
         assert_eq!(username("al@ice"), Err(Refusal::Character('@')));
+    }
+
+    #[test]
+    fn search_keys_fold_like_stored_keys() {
+        assert_eq!(search_key(" ＡＤＭＩＮ "), "admin");
+        assert_eq!(search_key("Example.ORG"), "example.org");
+        assert_eq!(
+            search_key("ＡＤ"),
+            "ad",
+            "no shape rules: substrings fold too"
+        );
     }
 
     #[test]

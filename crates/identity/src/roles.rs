@@ -1,8 +1,22 @@
-//! Mapping roles between the wire enum, the token claim and the database column.
+//! Mapping roles between the wire enum, the token claim and the database column, and the
+//! admin check of admin-only methods.
 
 use pake_api::identity::Role as WireRole;
 use pake_core::Error;
-use pake_core::auth::Role;
+use pake_core::auth::{Caller, Principal, Role};
+
+/// The caller, when it is an admin; otherwise PERMISSION_DENIED (`ADMIN_REQUIRED`), or
+/// UNAUTHENTICATED for an anonymous caller.
+pub fn require_admin(caller: &Caller) -> Result<&Principal, Error> {
+    match caller {
+        Caller::Authenticated(principal) if principal.is_admin() => Ok(principal),
+        Caller::Authenticated(_) => {
+            Err(Error::permission_denied("only admins may call this method")
+                .with_reason("ADMIN_REQUIRED"))
+        }
+        Caller::Anonymous => Err(Error::unauthenticated("authorization: required")),
+    }
+}
 
 /// Wire roles to domain roles: no UNSPECIFIED, no duplicates, `service` alone.
 pub fn from_proto(values: &[i32]) -> Result<Vec<Role>, Error> {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pake_api::identity::AuditEventType;
 use pake_api::identity::identity_service_server::{self, IdentityServiceServer};
 use pake_api::identity::{
     ChangePasswordRequest, CreateSessionRequest, CreateSessionResponse, CreateUserRequest,
@@ -19,9 +20,9 @@ use pake_runtime::auth::caller;
 use pake_runtime::db::{now_micros, timestamp};
 use tonic::{Request, Response, Status};
 
+use crate::audit::{AuditEvent, RequestContext, actor_of, actor_of_caller};
 use crate::password::{Hasher, Verification, check_new_password};
-use crate::signing_key::SigningKey;
-use crate::store::{IdentityStore, RefreshOutcome, SessionRecord, UserRecord};
+use crate::store::{AuditRecord, IdentityStore, RefreshOutcome, SessionRecord, UserRecord};
 use crate::throttle::Verdict;
 use crate::tokens::{Signer, hash_refresh_token, new_refresh_token};
 use crate::{normalize, roles};
@@ -38,20 +39,21 @@ pub struct IdentityService {
     pub(crate) store: Arc<dyn IdentityStore>,
     pub(crate) hasher: Hasher,
     pub(crate) signer: Signer,
-    signing_key: SigningKey,
     pub(crate) revoked: Arc<dyn RevokedSessions>,
     pub(crate) key_hasher: crate::api_keys::KeyHasher,
     pub(crate) throttle: Arc<crate::throttle::Throttle>,
-    config: IdentityConfig,
+    pub(crate) rotations: Arc<crate::signing_keys::RotationRequests>,
+    pub(crate) disposal_wake: Arc<tokio::sync::Notify>,
+    pub(crate) config: IdentityConfig,
+    pub(crate) retention: Arc<crate::audit::Retention>,
 }
 
 impl IdentityService {
-    /// A service over `store`, signing with `signing_key`, announcing ended sessions in `revoked`.
+    /// A service over `store`, signing with `signer`'s key set, announcing ended sessions in `revoked`.
     pub fn new(
         store: Arc<dyn IdentityStore>,
         hasher: Hasher,
         signer: Signer,
-        signing_key: SigningKey,
         revoked: Arc<dyn RevokedSessions>,
         key_hasher: crate::api_keys::KeyHasher,
         config: IdentityConfig,
@@ -60,10 +62,12 @@ impl IdentityService {
             store,
             hasher,
             signer,
-            signing_key,
             revoked,
             key_hasher,
             throttle: Arc::new(crate::throttle::Throttle::default()),
+            rotations: Arc::default(),
+            disposal_wake: Arc::default(),
+            retention: Arc::new(crate::audit::Retention::new(config.audit_retention_days)),
             config,
         }
     }
@@ -71,7 +75,19 @@ impl IdentityService {
     /// Ends a session: its refresh token fails at once, its access tokens within the revocation
     /// set's reach (at once in-process).
     pub(crate) async fn end_session(&self, session: &SessionRecord) -> Result<(), Error> {
-        self.store.revoke_session(&session.id, now_micros()).await?;
+        self.end_session_recorded(session, None).await
+    }
+
+    /// Ends a session like [`Self::end_session`], inserting `audit` with the revocation when
+    /// this call revoked it.
+    pub(crate) async fn end_session_recorded(
+        &self,
+        session: &SessionRecord,
+        audit: Option<&AuditRecord>,
+    ) -> Result<(), Error> {
+        self.store
+            .revoke_session(&session.id, now_micros(), audit)
+            .await?;
         self.revoked
             .revoke(
                 &session.resource_name(),
@@ -81,7 +97,12 @@ impl IdentityService {
         Ok(())
     }
 
-    async fn delete_session(&self, caller: &Caller, name: &str) -> Result<(), Error> {
+    async fn delete_session(
+        &self,
+        caller: &Caller,
+        context: &RequestContext,
+        name: &str,
+    ) -> Result<(), Error> {
         let principal = match caller {
             Caller::Authenticated(principal) => principal,
             Caller::Anonymous => return Err(Error::unauthenticated("authorization: required")),
@@ -128,7 +149,15 @@ impl IdentityService {
         if !(own || principal.is_admin()) || !named_user_matches {
             return Err(not_found());
         }
-        self.end_session(&session).await?;
+        let logout = principal.session_id.as_deref() == Some(session.resource_name().as_str());
+        let event = AuditEvent::new(
+            AuditEventType::SessionRevoked,
+            actor_of(principal),
+            session.resource_name(),
+        )
+        .with("reason", if logout { "logout" } else { "revoked" });
+        let record = self.audit_record(event, context);
+        self.end_session_recorded(&session, Some(&record)).await?;
         tracing::info!(session = %session.resource_name(), by = %principal.subject, "session ended");
         Ok(())
     }
@@ -141,7 +170,27 @@ impl IdentityService {
             session_id: None,
             roles: vec![Role::Admin],
         });
-        self.create_user(&operator, "local", request).await
+        let context = RequestContext {
+            client_address: "local".to_owned(),
+            ..RequestContext::default()
+        };
+        self.create_user(&operator, &context, request).await
+    }
+
+    /// The worker that carries out deleted users' item dispositions through the knowledge
+    /// service at `knowledge_url` (none: they wait until one is configured), calling it with
+    /// service-account tokens from `tokens`.
+    pub fn item_disposer(
+        &self,
+        knowledge_url: Option<&str>,
+        tokens: Arc<dyn pake_core::token::ServiceTokenSource>,
+    ) -> Result<crate::item_disposal::ItemDisposer, tonic::transport::Error> {
+        crate::item_disposal::ItemDisposer::new(
+            self.store.clone(),
+            knowledge_url,
+            tokens,
+            self.disposal_wake.clone(),
+        )
     }
 
     /// The tonic server for this service.
@@ -150,21 +199,29 @@ impl IdentityService {
     }
 
     fn jwks(&self) -> Vec<JsonWebKey> {
-        vec![JsonWebKey {
-            kty: "OKP".to_owned(),
-            crv: "Ed25519".to_owned(),
-            x: self.signing_key.public_key_b64(),
-            y: String::new(),
-            kid: self.signing_key.kid().to_owned(),
-            alg: "EdDSA".to_owned(),
-            r#use: "sig".to_owned(),
-        }]
+        self.signer
+            .key_set()
+            .published(now_micros())
+            .iter()
+            .map(|key| {
+                let (kty, crv) = key.key_type_and_curve();
+                JsonWebKey {
+                    kty: kty.to_owned(),
+                    crv: crv.to_owned(),
+                    x: key.x().to_owned(),
+                    y: key.y().to_owned(),
+                    kid: key.kid().to_owned(),
+                    alg: key.algorithm().jose_name().to_owned(),
+                    r#use: "sig".to_owned(),
+                }
+            })
+            .collect()
     }
 
     async fn create_user(
         &self,
         caller: &Caller,
-        client_address: &str,
+        request_context: &RequestContext,
         request: CreateUserRequest,
     ) -> Result<User, Error> {
         let principal = match caller {
@@ -201,7 +258,7 @@ impl IdentityService {
         }
         let caller_key = match principal {
             Some(principal) => principal.subject.clone(),
-            None => format!("address:{client_address}"),
+            None => format!("address:{}", request_context.client_address),
         };
         let now = now_micros();
         if !request.request_id.is_empty() {
@@ -247,6 +304,9 @@ impl IdentityService {
             uuid::Uuid::now_v7().to_string()
         } else {
             validate_user_id(&request.user_id)?;
+            if self.store.is_deleted_user(&request.user_id).await? {
+                return Err(crate::store::StoreError::Conflict("user_id").into());
+            }
             request.user_id.clone()
         };
         let password_hash = if service_account {
@@ -284,25 +344,47 @@ impl IdentityService {
         };
         let request_key = (!request.request_id.is_empty())
             .then_some((caller_key.as_str(), request.request_id.as_str()));
-        self.store.insert_user(&record, request_key).await?;
+        let mut event = AuditEvent::new(
+            AuditEventType::UserCreated,
+            actor_of_caller(caller),
+            record.resource_name(),
+        )
+        .with("roles", record.roles.clone());
+        if principal.is_some_and(|p| p.subject == "operator") {
+            event = event.with("origin", "command_line");
+        }
+        let audit = self.audit_record(event, request_context);
+        self.store
+            .insert_user(&record, request_key, Some(&audit))
+            .await?;
         tracing::info!(user = %record.resource_name(), "user created");
         Ok(user_to_proto(&record))
     }
 
     async fn sign_in(
         &self,
-        client_address: &str,
-        user_agent: &str,
+        context: &RequestContext,
         request: CreateSessionRequest,
     ) -> Result<CreateSessionResponse, Error> {
+        let client_address = context.client_address.as_str();
         if request.username.trim().is_empty() {
             return Err(Error::invalid_field("username", "is required"));
         }
         if request.password.is_empty() {
             return Err(Error::invalid_field("password", "is required"));
         }
+        // Over-long input is refused before any lookup or hashing, the same for every account.
         if request.password.len() > crate::password::MAX_PASSWORD_BYTES {
-            return Err(invalid_credentials());
+            return Err(
+                Error::invalid_field("password", "must be at most 1024 bytes")
+                    .with_reason("FIELD_TOO_LONG"),
+            );
+        }
+        if request.username.len() > normalize::MAX_EMAIL_BYTES {
+            return Err(
+                Error::invalid_field("username", "must be at most 254 bytes")
+                    .with_reason("FIELD_TOO_LONG"),
+            );
         }
         let key = if request.username.contains('@') {
             normalize::email(&request.username).map(|n| n.key)
@@ -325,6 +407,13 @@ impl IdentityService {
             Verdict::Locked => {
                 // Indistinguishable from a wrong password, including the work spent.
                 self.hasher.verify_dummy(request.password).await?;
+                // The target is best effort: the lockout works without the store.
+                let locked_user = match &key {
+                    Ok(key) => self.store.user_by_login(key).await.ok().flatten(),
+                    Err(_) => None,
+                };
+                self.record_sign_in_failure(locked_user.as_ref(), "locked", false, context)
+                    .await;
                 return Err(invalid_credentials());
             }
         }
@@ -332,11 +421,21 @@ impl IdentityService {
             Ok(key) => self.store.user_by_login(&key).await?,
             Err(_) => None,
         };
-        let Some(user) = user.filter(|u| !u.disabled && !u.service_account) else {
-            // Same cost as a wrong password: exactly one verification at the same parameters.
-            self.hasher.verify_dummy(request.password).await?;
-            self.throttle.failed(&account, client_address);
-            return Err(invalid_credentials());
+        let user = match user {
+            Some(user) if !user.disabled && !user.service_account => user,
+            refused => {
+                // Same cost as a wrong password: exactly one verification at the same parameters.
+                self.hasher.verify_dummy(request.password).await?;
+                let locked = self.throttle.failed(&account, client_address);
+                let reason = match &refused {
+                    None => "unknown_user",
+                    Some(user) if user.disabled => "disabled",
+                    Some(_) => "service_account",
+                };
+                self.record_sign_in_failure(refused.as_ref(), reason, locked, context)
+                    .await;
+                return Err(invalid_credentials());
+            }
         };
         let rehashed = match self
             .hasher
@@ -344,7 +443,9 @@ impl IdentityService {
             .await?
         {
             Verification::Mismatch => {
-                self.throttle.failed(&account, client_address);
+                let locked = self.throttle.failed(&account, client_address);
+                self.record_sign_in_failure(Some(&user), "wrong_password", locked, context)
+                    .await;
                 return Err(invalid_credentials());
             }
             Verification::Match => None,
@@ -361,13 +462,23 @@ impl IdentityService {
             user_id: user.id.clone(),
             refresh_generation: 1,
             client_address: client_address.to_owned(),
-            user_agent: user_agent.chars().take(256).collect(),
+            user_agent: context.user_agent.chars().take(256).collect(),
             create_time: now,
             last_refresh_time: now,
             expire_time: now + (self.config.session_ttl_days as i64) * 86_400_000_000,
             revoke_time: None,
         };
-        self.store.insert_session(&session, &refresh_hash).await?;
+        let audit = self.audit_record(
+            AuditEvent::new(
+                AuditEventType::SignInSucceeded,
+                user.resource_name(),
+                session.resource_name(),
+            ),
+            context,
+        );
+        self.store
+            .insert_session(&session, &refresh_hash, Some(&audit))
+            .await?;
         let access = self.signer.access_token(
             &user.resource_name(),
             &session.resource_name(),
@@ -386,6 +497,7 @@ impl IdentityService {
 
     async fn refresh(
         &self,
+        context: &RequestContext,
         request: RefreshSessionRequest,
     ) -> Result<RefreshSessionResponse, Error> {
         if request.refresh_token.is_empty() {
@@ -401,7 +513,16 @@ impl IdentityService {
         let now = now_micros();
         let session = match self
             .store
-            .rotate_refresh_token(&presented, &replacement, now)
+            .rotate_refresh_token(
+                &presented,
+                &replacement,
+                now,
+                // The store sets the target to the replayed session.
+                Some(&self.audit_record(
+                    AuditEvent::new(AuditEventType::RefreshTokenReused, "", ""),
+                    context,
+                )),
+            )
             .await?
         {
             RefreshOutcome::Rotated(session) => session,
@@ -533,7 +654,7 @@ pub(crate) fn session_to_proto(session: &SessionRecord, current: bool) -> Sessio
 
 /// The client's address: the connection's peer, or — when the peer is a trusted proxy — the
 /// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy.
-fn client_address<T>(request: &Request<T>, trusted: &[String]) -> String {
+pub(crate) fn client_address<T>(request: &Request<T>, trusted: &[String]) -> String {
     let peer = request
         .remote_addr()
         .map(|addr| addr.ip().to_string())
@@ -557,7 +678,7 @@ fn client_address<T>(request: &Request<T>, trusted: &[String]) -> String {
         .map_or(peer, |entry| (*entry).to_owned())
 }
 
-fn user_agent<T>(request: &Request<T>) -> String {
+pub(crate) fn user_agent<T>(request: &Request<T>) -> String {
     request
         .metadata()
         .get("user-agent")
@@ -573,9 +694,9 @@ impl identity_service_server::IdentityService for IdentityService {
         request: Request<CreateUserRequest>,
     ) -> Result<Response<User>, Status> {
         let caller = caller(&request);
-        let address = client_address(&request, &self.config.trusted_proxies);
+        let context = self.request_context(&request);
         let user = self
-            .create_user(&caller, &address, request.into_inner())
+            .create_user(&caller, &context, request.into_inner())
             .await?;
         Ok(Response::new(user))
     }
@@ -591,10 +712,9 @@ impl identity_service_server::IdentityService for IdentityService {
         &self,
         request: Request<CreateSessionRequest>,
     ) -> Result<Response<CreateSessionResponse>, Status> {
-        let address = client_address(&request, &self.config.trusted_proxies);
-        let agent = user_agent(&request);
+        let context = self.request_context(&request);
         Ok(Response::new(
-            self.sign_in(&address, &agent, request.into_inner()).await?,
+            self.sign_in(&context, request.into_inner()).await?,
         ))
     }
 
@@ -602,7 +722,10 @@ impl identity_service_server::IdentityService for IdentityService {
         &self,
         request: Request<RefreshSessionRequest>,
     ) -> Result<Response<RefreshSessionResponse>, Status> {
-        Ok(Response::new(self.refresh(request.into_inner()).await?))
+        let context = self.request_context(&request);
+        Ok(Response::new(
+            self.refresh(&context, request.into_inner()).await?,
+        ))
     }
 
     async fn delete_session(
@@ -610,7 +733,8 @@ impl identity_service_server::IdentityService for IdentityService {
         request: Request<DeleteSessionRequest>,
     ) -> Result<Response<()>, Status> {
         let caller = caller(&request);
-        self.delete_session(&caller, &request.get_ref().name)
+        let context = self.request_context(&request);
+        self.delete_session(&caller, &context, &request.get_ref().name)
             .await?;
         Ok(Response::new(()))
     }
@@ -620,9 +744,22 @@ impl identity_service_server::IdentityService for IdentityService {
         request: Request<pake_api::identity::UpdateUserRequest>,
     ) -> Result<Response<User>, Status> {
         let caller = caller(&request);
+        let context = self.request_context(&request);
         Ok(Response::new(
-            self.update_user(&caller, request.into_inner()).await?,
+            self.update_user(&caller, &context, request.into_inner())
+                .await?,
         ))
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pake_api::identity::DeleteUserRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request);
+        let context = self.request_context(&request);
+        self.delete_user(&caller, &context, request.into_inner())
+            .await?;
+        Ok(Response::new(()))
     }
 
     async fn list_sessions(
@@ -640,7 +777,9 @@ impl identity_service_server::IdentityService for IdentityService {
         request: Request<ChangePasswordRequest>,
     ) -> Result<Response<()>, Status> {
         let caller = caller(&request);
-        self.change_password(&caller, request.into_inner()).await?;
+        let context = self.request_context(&request);
+        self.change_password(&caller, &context, request.into_inner())
+            .await?;
         Ok(Response::new(()))
     }
 
@@ -649,8 +788,10 @@ impl identity_service_server::IdentityService for IdentityService {
         request: Request<pake_api::identity::CreateApiKeyRequest>,
     ) -> Result<Response<pake_api::identity::CreateApiKeyResponse>, Status> {
         let caller = caller(&request);
+        let context = self.request_context(&request);
         Ok(Response::new(
-            self.create_api_key(&caller, request.into_inner()).await?,
+            self.create_api_key(&caller, &context, request.into_inner())
+                .await?,
         ))
     }
 
@@ -669,7 +810,9 @@ impl identity_service_server::IdentityService for IdentityService {
         request: Request<pake_api::identity::DeleteApiKeyRequest>,
     ) -> Result<Response<()>, Status> {
         let caller = caller(&request);
-        self.delete_api_key(&caller, request.into_inner()).await?;
+        let context = self.request_context(&request);
+        self.delete_api_key(&caller, &context, request.into_inner())
+            .await?;
         Ok(Response::new(()))
     }
 
@@ -677,8 +820,46 @@ impl identity_service_server::IdentityService for IdentityService {
         &self,
         request: Request<pake_api::identity::ExchangeApiKeyRequest>,
     ) -> Result<Response<pake_api::identity::ExchangeApiKeyResponse>, Status> {
+        let context = self.request_context(&request);
         Ok(Response::new(
-            self.exchange_api_key(request.into_inner()).await?,
+            self.exchange_api_key(&context, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pake_api::identity::ListUsersRequest>,
+    ) -> Result<Response<pake_api::identity::ListUsersResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.list_users(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pake_api::identity::ListAuditEventsRequest>,
+    ) -> Result<Response<pake_api::identity::ListAuditEventsResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.list_audit_events(&caller, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn export_user_data(
+        &self,
+        request: Request<pake_api::identity::ExportUserDataRequest>,
+    ) -> Result<
+        Response<tonic::codegen::BoxStream<pake_api::identity::ExportUserDataResponse>>,
+        Status,
+    > {
+        let caller = caller(&request);
+        let context = self.request_context(&request);
+        Ok(Response::new(
+            self.export_user_data(&caller, &context, request.into_inner())
+                .await?,
         ))
     }
 
@@ -687,5 +868,27 @@ impl identity_service_server::IdentityService for IdentityService {
         _request: Request<GetJwksRequest>,
     ) -> Result<Response<GetJwksResponse>, Status> {
         Ok(Response::new(GetJwksResponse { keys: self.jwks() }))
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        request: Request<pake_api::identity::RotateSigningKeyRequest>,
+    ) -> Result<Response<pake_api::identity::SigningKey>, Status> {
+        let principal = pake_runtime::auth::principal(&request)?;
+        let context = self.request_context(&request);
+        Ok(Response::new(
+            self.rotate_signing_key(&principal, &context, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn list_signing_keys(
+        &self,
+        request: Request<pake_api::identity::ListSigningKeysRequest>,
+    ) -> Result<Response<pake_api::identity::ListSigningKeysResponse>, Status> {
+        let principal = pake_runtime::auth::principal(&request)?;
+        Ok(Response::new(
+            self.list_signing_keys(&principal, request.into_inner())?,
+        ))
     }
 }

@@ -93,15 +93,16 @@ impl Throttle {
         }
     }
 
-    /// Records a failed sign-in.
-    pub fn failed(&self, account: &str, address: &str) {
-        self.failed_at(account, address, Instant::now());
+    /// Records a failed sign-in; true when this failure locked the account.
+    pub fn failed(&self, account: &str, address: &str) -> bool {
+        self.failed_at(account, address, Instant::now())
     }
 
-    fn failed_at(&self, account: &str, address: &str, now: Instant) {
+    fn failed_at(&self, account: &str, address: &str, now: Instant) -> bool {
         let Ok(mut state) = self.state.lock() else {
-            return;
+            return false;
         };
+        let mut locked = false;
         if state.len() >= MAX_TRACKED {
             state.retain(|_, f| now.saturating_duration_since(f.last) < FORGET_AFTER);
         }
@@ -123,9 +124,11 @@ impl Throttle {
             if key.starts_with("user:") && entry.count >= LOCKOUT_FAILURES {
                 entry.locked_until = Some(now + LOCKOUT);
                 entry.count = 0;
+                locked = true;
                 tracing::warn!(account, "account locked after repeated sign-in failures");
             }
         }
+        locked
     }
 
     /// Records a successful sign-in: both counters start over.
@@ -181,10 +184,17 @@ mod tests {
         );
 
         let mut now = start;
+        let mut locks = Vec::new();
         for _ in FREE_FAILURES..LOCKOUT_FAILURES {
             now += MAX_DELAY;
-            throttle.failed_at("ada", "10.0.0.1", now);
+            locks.push(throttle.failed_at("ada", "10.0.0.1", now));
         }
+        assert_eq!(
+            locks.iter().filter(|locked| **locked).count(),
+            1,
+            "only the failure that locks says so: {locks:?}"
+        );
+        assert_eq!(locks.last(), Some(&true));
         assert_eq!(throttle.check_at("ada", "10.0.0.3", now), Verdict::Locked);
         assert_eq!(
             throttle.check_at("ada", "10.0.0.3", now + LOCKOUT),

@@ -1,30 +1,32 @@
 //! Issuing tokens: signed access JWTs and opaque refresh tokens.
 //!
-//! Access tokens are EdDSA JWTs with `kid` and `typ: at+jwt` and the claims
-//! `iss sub aud exp iat nbf jti sid roles` (see `pake_core::token::Claims`). Refresh tokens are
+//! Access tokens are EdDSA or ES256 JWTs, signed by the key set's active key, with `kid` and
+//! `typ: at+jwt` and the claims `iss sub aud exp iat nbf jti sid roles` (see
+//! `pake_core::token::Claims`). Refresh tokens are
 //! 256 random bits, shown once; only their SHA-256 is stored.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use std::sync::Arc;
+
+use jsonwebtoken::Header;
 use pake_core::Error;
 use pake_core::auth::Role;
 use pake_core::token::{ACCESS_TOKEN_TYPE, Claims};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::signing_key::SigningKey;
+use crate::key_set::KeySet;
 
 /// Prefix that makes refresh tokens recognisable in logs and secret scanners.
 pub const REFRESH_TOKEN_PREFIX: &str = "pakert_";
 
-/// Signs access tokens with the current key.
+/// Signs access tokens with the key set's active key.
 #[derive(Clone)]
 pub struct Signer {
-    key: EncodingKey,
-    kid: String,
+    keys: Arc<KeySet>,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -33,7 +35,6 @@ pub struct Signer {
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
-            .field("kid", &self.kid)
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
@@ -49,22 +50,24 @@ pub struct AccessToken {
 }
 
 impl Signer {
-    /// A signer for `key`, issuing tokens valid for `ttl`.
+    /// A signer over `keys`, issuing tokens valid for `ttl`.
     pub fn new(
-        key: &SigningKey,
+        keys: Arc<KeySet>,
         issuer: impl Into<String>,
         audience: impl Into<String>,
         ttl: Duration,
-    ) -> Result<Self, Error> {
-        let encoding = EncodingKey::from_ed_pem(key.private_pem().expose().as_bytes())
-            .map_err(|e| Error::internal(format!("signing key: {e}")))?;
-        Ok(Signer {
-            key: encoding,
-            kid: key.kid().to_owned(),
+    ) -> Self {
+        Signer {
+            keys,
             issuer: issuer.into(),
             audience: audience.into(),
             ttl,
-        })
+        }
+    }
+
+    /// The key set this signer signs with.
+    pub fn key_set(&self) -> &Arc<KeySet> {
+        &self.keys
     }
 
     /// Signs an access token for `subject` in session `session` with `roles`.
@@ -87,10 +90,11 @@ impl Signer {
             sid: session.to_owned(),
             roles: roles.iter().map(|role| role.as_str().to_owned()).collect(),
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
+        let key = self.keys.active(pake_runtime::db::now_micros())?;
+        let mut header = Header::new(key.algorithm.jwt_algorithm());
+        header.kid = Some(key.kid);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, &self.key)
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
             .map_err(|e| Error::internal(format!("signing an access token: {e}")))?;
         Ok(AccessToken {
             token,

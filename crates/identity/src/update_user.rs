@@ -2,12 +2,14 @@
 
 use std::time::Duration;
 
-use pake_api::identity::{UpdateUserRequest, User};
+use pake_api::identity::{AuditEventType, UpdateUserRequest, User};
 use pake_core::auth::{Caller, Role};
 use pake_core::{Error, ErrorKind};
 use pake_runtime::db::now_micros;
 
+use crate::audit::{AuditEvent, RequestContext, actor_of};
 use crate::service::{IdentityService, user_to_proto};
+use crate::store::{AuditRecord, UserRecord};
 use crate::{normalize, roles};
 
 const UPDATABLE: &[&str] = &["username", "email", "display_name", "roles", "disabled"];
@@ -63,6 +65,7 @@ impl IdentityService {
     pub(crate) async fn update_user(
         &self,
         caller: &Caller,
+        context: &RequestContext,
         request: UpdateUserRequest,
     ) -> Result<User, Error> {
         let patch = request
@@ -151,9 +154,10 @@ impl IdentityService {
         let rights_changed = next.roles != current.roles || (next.disabled && !current.disabled);
         next.revision = current.revision + 1;
         next.update_time = now_micros();
+        let audit = self.update_events(&actor_of(&principal), &current, &next, context);
         let ended = self
             .store
-            .update_user(&next, current.revision, rights_changed)
+            .update_user(&next, current.revision, rights_changed, &audit)
             .await?
             .ok_or_else(|| {
                 Error::new(
@@ -178,5 +182,52 @@ impl IdentityService {
         }
         tracing::info!(user = %next.resource_name(), by = %principal.subject, ?paths, "user updated");
         Ok(user_to_proto(&next))
+    }
+}
+
+/// Whether `path` differs between two versions of a user.
+fn changed(path: &str, before: &UserRecord, after: &UserRecord) -> bool {
+    match path {
+        "username" => before.username_key != after.username_key,
+        "email" => before.email_key != after.email_key,
+        "display_name" => before.display_name != after.display_name,
+        "roles" => before.roles != after.roles,
+        "disabled" => before.disabled != after.disabled,
+        _ => false,
+    }
+}
+
+impl IdentityService {
+    /// The audit events of changing `before` into `after`: USER_UPDATED with the changed
+    /// profile paths as `update_mask`, ROLES_CHANGED with `old_roles` and `new_roles`.
+    fn update_events(
+        &self,
+        actor: &str,
+        before: &UserRecord,
+        after: &UserRecord,
+        context: &RequestContext,
+    ) -> Vec<AuditRecord> {
+        let target = after.resource_name();
+        let mut events = Vec::new();
+        let profile: Vec<&str> = UPDATABLE
+            .iter()
+            .copied()
+            .filter(|path| *path != "roles" && changed(path, before, after))
+            .collect();
+        if !profile.is_empty() {
+            let mut event = AuditEvent::new(AuditEventType::UserUpdated, actor, target.clone())
+                .with("update_mask", profile.join(","));
+            if before.disabled != after.disabled {
+                event = event.with("disabled", after.disabled.to_string());
+            }
+            events.push(self.audit_record(event, context));
+        }
+        if changed("roles", before, after) {
+            let event = AuditEvent::new(AuditEventType::RolesChanged, actor, target)
+                .with("old_roles", before.roles.clone())
+                .with("new_roles", after.roles.clone());
+            events.push(self.audit_record(event, context));
+        }
+        events
     }
 }

@@ -1,27 +1,20 @@
-//! `ListItemsRequest.filter` (AIP-160): parsed into an [`Expr`] tree, then compiled into a
-//! parameterised SQL condition over `items` (and `item_tags`).
+//! `ListItemsRequest.filter` (AIP-160): parsed by the shared parser (`pake_core::filter`) against
+//! the knowledge field table below into an [`Expr`] tree, then compiled into a parameterised SQL
+//! condition over `items` (and `item_tags`).
 //!
-//! The grammar, fields and operators are those of the proto comment on `ListItemsRequest.filter`:
-//! comparisons `FIELD OP VALUE` combined with `AND`, `OR`, `NOT` (or a leading `-`), parentheses,
-//! and whitespace as an implicit `AND`. As AIP-160 says, `OR` binds tighter than `AND`:
-//! `a AND b OR c` is `a AND (b OR c)`.
-//!
+//! The fields and operators are those of the proto comment on `ListItemsRequest.filter`; the
+//! grammar (`AND`, `OR` binding tighter, `NOT`/`-`, parentheses, juxtaposition) is AIP-160's.
 //! The compiled SQL takes column names and operators only from the fixed tables in this module;
 //! every value from the filter is a bound parameter ([`SqlFragment`]).
 
-mod parse;
 mod value;
 
 use pake_core::Error;
+pub use pake_core::filter::{MAX_COMPARISONS, MAX_DEPTH, MAX_LENGTH, Operator};
+use pake_core::filter::{RawValue, Schema};
+use pake_runtime::sql::{compare, compare_prefix, compare_time, compile_filter};
 
 use crate::sql::{SqlFragment, SqlValue};
-
-/// Maximum filter length in bytes.
-pub const MAX_LENGTH: usize = 2048;
-/// Maximum number of comparisons in one filter.
-pub const MAX_COMPARISONS: usize = 64;
-/// Maximum nesting of parentheses.
-pub const MAX_DEPTH: usize = 16;
 
 /// A filterable field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,42 +95,6 @@ impl Field {
     }
 }
 
-/// A comparison operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operator {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl Operator {
-    /// The operator as written in filters.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Operator::Eq => "=",
-            Operator::Ne => "!=",
-            Operator::Lt => "<",
-            Operator::Le => "<=",
-            Operator::Gt => ">",
-            Operator::Ge => ">=",
-        }
-    }
-
-    fn sql(self) -> &'static str {
-        match self {
-            Operator::Eq => " = ",
-            Operator::Ne => " <> ",
-            Operator::Lt => " < ",
-            Operator::Le => " <= ",
-            Operator::Gt => " > ",
-            Operator::Ge => " >= ",
-        }
-    }
-}
-
 /// A comparison's value, already checked against its field.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -164,12 +121,47 @@ pub struct Comparison {
 }
 
 /// A parsed filter expression.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Expr {
-    And(Vec<Expr>),
-    Or(Vec<Expr>),
-    Not(Box<Expr>),
-    Compare(Comparison),
+pub type Expr = pake_core::filter::Expr<Comparison>;
+
+/// The knowledge field table, for the shared parser.
+struct Fields;
+
+impl Schema for Fields {
+    type Field = Field;
+    type Comparison = Comparison;
+
+    fn field(&self, name: &str) -> Result<Field, String> {
+        Field::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Field::ALL.iter().map(|field| field.name()).collect();
+            pake_core::filter::unknown_field(name, &names)
+        })
+    }
+
+    fn check_operator(&self, field: Field, operator: Operator) -> Result<(), String> {
+        match operator {
+            Operator::Has => Err("the `:` (has) operator is not supported; use `=` or `!=`".into()),
+            Operator::Eq | Operator::Ne => Ok(()),
+            _ if field.is_ordered() => Ok(()),
+            _ => Err(format!(
+                "`{}` takes only `=` and `!=`, not `{}`",
+                field.name(),
+                operator.symbol()
+            )),
+        }
+    }
+
+    fn comparison(
+        &self,
+        field: Field,
+        operator: Operator,
+        value: RawValue<'_>,
+    ) -> Result<Comparison, String> {
+        Ok(Comparison {
+            field,
+            operator,
+            value: value::parse_value(field, value)?,
+        })
+    }
 }
 
 /// A parsed `filter`; the empty filter matches every item.
@@ -183,20 +175,7 @@ impl Filter {
     /// Parses `text`. Errors are INVALID_ARGUMENT naming `filter` and the byte offset of the
     /// problem.
     pub fn parse(text: &str) -> Result<Filter, Error> {
-        if text.len() > MAX_LENGTH {
-            return Err(Error::invalid_field(
-                "filter",
-                format!("must be at most {MAX_LENGTH} bytes"),
-            ));
-        }
-        parse::parse(text)
-            .map(|expr| Filter { expr })
-            .map_err(|error| {
-                Error::invalid_field(
-                    "filter",
-                    format!("{} (at byte {})", error.message, error.offset),
-                )
-            })
+        pake_core::filter::parse(text, &Fields).map(|expr| Filter { expr })
     }
 
     /// The filter as a SQL condition over `items`; empty for the empty filter. `caller` is the
@@ -204,35 +183,11 @@ impl Filter {
     pub fn to_sql(&self, caller: Option<&str>) -> SqlFragment {
         let mut sql = SqlFragment::new();
         if let Some(expr) = &self.expr {
-            compile(expr, caller, &mut sql);
+            compile_filter(expr, &mut sql, &mut |comparison, sql| {
+                compile_comparison(comparison, caller, sql);
+            });
         }
         sql
-    }
-}
-
-fn compile(expr: &Expr, caller: Option<&str>, sql: &mut SqlFragment) {
-    match expr {
-        Expr::And(parts) | Expr::Or(parts) => {
-            let joint = if matches!(expr, Expr::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
-            sql.sql("(");
-            for (index, part) in parts.iter().enumerate() {
-                if index > 0 {
-                    sql.sql(joint);
-                }
-                compile(part, caller, sql);
-            }
-            sql.sql(")");
-        }
-        Expr::Not(inner) => {
-            sql.sql("(NOT ");
-            compile(inner, caller, sql);
-            sql.sql(")");
-        }
-        Expr::Compare(comparison) => compile_comparison(comparison, caller, sql),
     }
 }
 
@@ -262,67 +217,16 @@ fn compile_comparison(comparison: &Comparison, caller: Option<&str>, sql: &mut S
             let me = caller.unwrap_or_default().to_owned();
             compare(sql, column, *operator, SqlValue::Text(me));
         }
-        Value::Prefix(prefix) => {
-            // `substr` counts characters in both dialects; unlike LIKE it has no wildcards to
-            // escape and is case-sensitive on SQLite too.
-            let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
-            sql.sql("(substr(")
-                .sql(column)
-                .sql(", 1, ")
-                .value(SqlValue::Int32(length))
-                .sql(")")
-                .sql(operator.sql())
-                .value(SqlValue::Text(prefix.clone()))
-                .sql(")");
-        }
+        Value::Prefix(prefix) => compare_prefix(sql, column, *operator, prefix),
         Value::Number(number) => compare(sql, column, *operator, SqlValue::Float(*number)),
         Value::Time { micros, exact } => {
-            compile_time(sql, *field, *operator, *micros, *exact);
-        }
-    }
-}
-
-/// `(column OP $n)`.
-fn compare(sql: &mut SqlFragment, column: &'static str, operator: Operator, value: SqlValue) {
-    sql.sql("(")
-        .sql(column)
-        .sql(operator.sql())
-        .value(value)
-        .sql(")");
-}
-
-/// A time comparison. `delete_time` comparisons are false (never NULL) for live items, so that
-/// `NOT` negates them like any other comparison.
-fn compile_time(sql: &mut SqlFragment, field: Field, operator: Operator, micros: i64, exact: bool) {
-    let column = field.column();
-    let deleted_only = field == Field::DeleteTime;
-    // Times are stored in whole microseconds; a value between `micros` and `micros + 1` equals
-    // no stored time and orders like this.
-    let adjusted = match (exact, operator) {
-        (true, operator) => Some(operator),
-        (false, Operator::Lt | Operator::Le) => Some(Operator::Le),
-        (false, Operator::Gt | Operator::Ge) => Some(Operator::Gt),
-        (false, Operator::Eq | Operator::Ne) => None,
-    };
-    match adjusted {
-        Some(adjusted) => {
-            sql.sql("(");
-            if deleted_only {
-                sql.sql("items.delete_time IS NOT NULL AND ");
-            }
-            sql.sql(column)
-                .sql(adjusted.sql())
-                .value(SqlValue::Int(micros))
-                .sql(")");
-        }
-        None if operator == Operator::Eq => {
-            sql.sql("(1 = 0)");
-        }
-        None if deleted_only => {
-            sql.sql("(items.delete_time IS NOT NULL)");
-        }
-        None => {
-            sql.sql("(1 = 1)");
+            let time = pake_core::filter::value::Time {
+                micros: *micros,
+                exact: *exact,
+            };
+            // `delete_time` comparisons are false (never NULL) for live items, so that `NOT`
+            // negates them like any other comparison.
+            compare_time(sql, column, *field == Field::DeleteTime, *operator, time);
         }
     }
 }

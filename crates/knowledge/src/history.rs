@@ -138,10 +138,16 @@ impl KnowledgeService {
             .map(|r| to_proto(&request.parent, r, view))
             .collect();
         self.present_revisions(caller, &mut revisions).await?;
+        // Every write stores one revision, numbered from 1 and never removed while the item
+        // exists: the current revision number is the count.
+        let total_size = match self.store.get(&id).await? {
+            Some(item) => item.revision_id.parse().unwrap_or(0),
+            None => 0,
+        };
         Ok(ListItemRevisionsResponse {
             revisions,
             next_page_token,
-            total_size: 0,
+            total_size,
         })
     }
 

@@ -4,7 +4,9 @@
 //! Owns the knowledge tables and the change feed. Depends on `pake-core`, `pake-runtime` and
 //! `pake-api`; never on another service crate.
 
+mod dispose;
 pub mod feed;
+mod feed_view;
 pub mod filter;
 mod graph;
 mod history;
@@ -13,11 +15,13 @@ mod list;
 pub mod model;
 pub mod order;
 mod present;
+mod purge;
 pub mod service;
 pub mod sql;
 mod stats;
 pub mod store;
 pub mod update;
+mod vault;
 mod watch;
 mod writes;
 

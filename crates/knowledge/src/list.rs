@@ -1,35 +1,40 @@
 //! ListItems: the filter (AIP-160), the order (AIP-132), keyset pages and their page tokens.
 //!
-//! A page token holds the position the next page starts after (the sort key values and id of the
-//! previous page's last item) and a digest of what it is bound to: the caller, the filter, the
-//! order (canonically spelled) and `show_deleted`. Access is decided from the actual caller on
-//! every call, never from the token, so a token is opaque but needs no secrecy.
+//! A page token (`pake_core::paging`) holds the position the next page starts after (the sort
+//! key values and id of the previous page's last item) and a digest of what it is bound to: the
+//! caller, the filter, the order (canonically spelled) and `show_deleted`. Access is decided from
+//! the actual caller on every call, never from the token, so a token is opaque but needs no
+//! secrecy.
 
+#[cfg(test)]
 use base64::Engine;
+#[cfg(test)]
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pake_api::knowledge::{Item, ItemView, ListItemsRequest, ListItemsResponse};
 use pake_core::Error;
 use pake_core::auth::Caller;
+#[cfg(test)]
+use pake_core::paging::MAX_PAGE_TOKEN;
+use pake_core::paging::TokenSpec;
 use prost::Message;
-use sha2::{Digest, Sha256};
 
 use crate::filter::Filter;
 use crate::model::valid_item_id;
-use crate::order::{ListPosition, Order, SortValue, SortValueType};
+#[cfg(test)]
+use crate::order::SortValue;
+use crate::order::{ListPosition, Order};
 use crate::present::Links;
 use crate::service::KnowledgeService;
 use crate::store::{ListQuery, ReadScope};
 
 const DEFAULT_PAGE_SIZE: i32 = 50;
 const MAX_PAGE_SIZE: i32 = 1000;
-const MAX_PAGE_TOKEN: usize = 1024;
 /// A page ends early rather than grow past this many encoded bytes (responses stay under the
 /// 4 MiB gRPC message limit, with room for the token and framing).
 const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
-const TOKEN_VERSION: u8 = 1;
 
 /// What a page token is bound to: a digest of the method, caller and request fields it depends on.
-pub(crate) type Binding = [u8; 16];
+pub(crate) type Binding = pake_core::paging::Binding;
 
 impl KnowledgeService {
     pub(crate) async fn list_items(
@@ -114,63 +119,24 @@ impl KnowledgeService {
 
 /// The digest of `parts` (each length-prefixed, so that no two part lists collide).
 pub(crate) fn digest(parts: &[&[u8]]) -> Binding {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    let digest = hasher.finalize();
-    let mut binding = Binding::default();
-    let length = binding.len();
-    binding.copy_from_slice(&digest[..length]);
-    binding
+    pake_core::paging::binding(parts)
 }
 
 /// The digest a page token is bound to.
 fn binding(caller: &str, filter: &str, order: &Order, show_deleted: bool) -> Binding {
-    let mut hasher = Sha256::new();
     let order = order.canonical();
-    let parts: [&[u8]; 4] = [
+    digest(&[
         b"pake.knowledge.v1.ListItems",
         caller.as_bytes(),
         filter.as_bytes(),
         order.as_bytes(),
-    ];
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    hasher.update([u8::from(show_deleted)]);
-    let digest = hasher.finalize();
-    let mut binding = Binding::default();
-    let length = binding.len();
-    binding.copy_from_slice(&digest[..length]);
-    binding
+        &[u8::from(show_deleted)],
+    ])
 }
 
-/// Version, binding, each key (`i64`/`f64` big-endian, text as a `u16` length and UTF-8), then
-/// the id; base64url. Titles are at most 512 bytes, so a token stays under 1024 characters.
+/// The page token that resumes after `position` (see `pake_core::paging`).
 pub(crate) fn encode_page_token(binding: &Binding, position: &ListPosition) -> String {
-    let mut bytes = vec![TOKEN_VERSION];
-    bytes.extend_from_slice(binding);
-    for key in &position.keys {
-        match key {
-            SortValue::Int(value) => bytes.extend_from_slice(&value.to_be_bytes()),
-            SortValue::Float(value) => bytes.extend_from_slice(&value.to_bits().to_be_bytes()),
-            SortValue::Text(value) => {
-                let length = u16::try_from(value.len()).unwrap_or(u16::MAX);
-                bytes.extend_from_slice(&length.to_be_bytes());
-                bytes.extend_from_slice(
-                    value
-                        .as_bytes()
-                        .get(..usize::from(length))
-                        .unwrap_or_default(),
-                );
-            }
-        }
-    }
-    bytes.extend_from_slice(position.id.as_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
+    pake_core::paging::encode_page_token(binding, position)
 }
 
 fn decode_page_token(token: &str, binding: &Binding, order: &Order) -> Result<ListPosition, Error> {
@@ -192,58 +158,17 @@ pub(crate) fn decode_bound_token(
     method: &str,
     bound_to: &str,
 ) -> Result<ListPosition, Error> {
-    let invalid =
-        || Error::invalid_field("page_token", format!("is not a token issued by {method}"));
-    if token.len() > MAX_PAGE_TOKEN {
-        return Err(invalid());
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    let Some((&TOKEN_VERSION, rest)) = bytes.split_first() else {
-        return Err(invalid());
-    };
-    let (digest, mut rest) = rest.split_at_checked(binding.len()).ok_or_else(invalid)?;
-    if digest != binding {
-        return Err(Error::invalid_field(
-            "page_token",
-            format!("was issued for another {bound_to}"),
-        ));
-    }
-    let mut keys = Vec::with_capacity(order.keys().len());
-    for key in order.keys() {
-        let value = match key.value_type() {
-            SortValueType::Int => {
-                let (value, remaining) = rest.split_first_chunk::<8>().ok_or_else(invalid)?;
-                rest = remaining;
-                SortValue::Int(i64::from_be_bytes(*value))
-            }
-            SortValueType::Float => {
-                let (value, remaining) = rest.split_first_chunk::<8>().ok_or_else(invalid)?;
-                rest = remaining;
-                let value = f64::from_bits(u64::from_be_bytes(*value));
-                if !value.is_finite() {
-                    return Err(invalid());
-                }
-                SortValue::Float(value)
-            }
-            SortValueType::Text => {
-                let (length, remaining) = rest.split_first_chunk::<2>().ok_or_else(invalid)?;
-                let (text, remaining) = remaining
-                    .split_at_checked(usize::from(u16::from_be_bytes(*length)))
-                    .ok_or_else(invalid)?;
-                rest = remaining;
-                SortValue::Text(String::from_utf8(text.to_vec()).map_err(|_| invalid())?)
-            }
-        };
-        keys.push(value);
-    }
-    let id = std::str::from_utf8(rest)
-        .ok()
-        .filter(|id| valid_item_id(id))
-        .ok_or_else(invalid)?;
-    Ok(ListPosition {
-        keys,
-        id: id.to_owned(),
-    })
+    let key_types: Vec<_> = order.keys().iter().map(|key| key.value_type()).collect();
+    pake_core::paging::decode_page_token(
+        token,
+        &TokenSpec {
+            binding,
+            key_types: &key_types,
+            method,
+            bound_to,
+            valid_id: valid_item_id,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -7,11 +7,15 @@
 //! direction.
 
 use pake_core::Error;
+pub use pake_core::paging::{SortValue, SortValueType};
+use pake_runtime::sql::{KeysetKey, keyset_after};
 
-use crate::sql::{SqlFragment, SqlValue};
+use crate::sql::SqlFragment;
+#[cfg(test)]
+use crate::sql::SqlValue;
 
 /// Maximum `order_by` length in bytes.
-pub const MAX_LENGTH: usize = 256;
+pub const MAX_LENGTH: usize = pake_core::paging::MAX_ORDER_BY;
 
 /// A sortable field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,12 +45,6 @@ impl SortField {
             SortField::Title => "title",
             SortField::ConfidenceScore => "confidence_score",
         }
-    }
-
-    fn from_name(name: &str) -> Option<SortField> {
-        SortField::ALL
-            .into_iter()
-            .find(|field| field.name() == name)
     }
 }
 
@@ -92,51 +90,8 @@ impl SortKey {
     }
 }
 
-/// The type of a sort key's value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortValueType {
-    Int,
-    Float,
-    Text,
-}
-
-/// A sort key's value for one item.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SortValue {
-    /// A time in microseconds (a live item's `delete_time` is the end of its direction).
-    Int(i64),
-    /// A confidence score.
-    Float(f64),
-    /// A title (as stored; compared lower-cased).
-    Text(String),
-}
-
-impl SortValue {
-    fn value_type(&self) -> SortValueType {
-        match self {
-            SortValue::Int(_) => SortValueType::Int,
-            SortValue::Float(_) => SortValueType::Float,
-            SortValue::Text(_) => SortValueType::Text,
-        }
-    }
-
-    fn to_sql(&self) -> SqlValue {
-        match self {
-            SortValue::Int(value) => SqlValue::Int(*value),
-            SortValue::Float(value) => SqlValue::Float(*value),
-            SortValue::Text(value) => SqlValue::Text(value.clone()),
-        }
-    }
-}
-
 /// Where the previous page ended: the sort key values and id of its last item.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ListPosition {
-    /// One value per sort key of the order, in order.
-    pub keys: Vec<SortValue>,
-    /// The item id.
-    pub id: String,
-}
+pub type ListPosition = pake_core::paging::Position;
 
 /// A parsed `order_by`: at least one key, each field at most once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,40 +116,12 @@ impl Order {
     /// extra spaces are ignored; empty means `update_time desc`. Errors are INVALID_ARGUMENT
     /// naming `order_by`.
     pub fn parse(text: &str) -> Result<Order, Error> {
-        let invalid = |description: String| Error::invalid_field("order_by", description);
-        if text.len() > MAX_LENGTH {
-            return Err(invalid(format!("must be at most {MAX_LENGTH} bytes")));
-        }
-        if text.trim().is_empty() {
-            return Ok(Order::default());
-        }
-        let mut keys: Vec<SortKey> = Vec::new();
-        for part in text.split(',') {
-            let words: Vec<&str> = part.split_whitespace().collect();
-            let (name, descending) = match words.as_slice() {
-                [name] => (*name, false),
-                [name, direction] if direction.eq_ignore_ascii_case("desc") => (*name, true),
-                [name, direction] if direction.eq_ignore_ascii_case("asc") => (*name, false),
-                [] => return Err(invalid("has an empty entry between commas".to_owned())),
-                _ => {
-                    return Err(invalid(format!(
-                        "`{}` is not `field` or `field desc`",
-                        part.trim()
-                    )));
-                }
-            };
-            let field = SortField::from_name(name).ok_or_else(|| {
-                invalid(format!(
-                    "cannot sort by `{name}`; sortable fields: create_time, update_time, \
-                     delete_time, title, confidence_score"
-                ))
-            })?;
-            if keys.iter().any(|key| key.field == field) {
-                return Err(invalid(format!("lists `{name}` more than once")));
-            }
-            keys.push(SortKey { field, descending });
-        }
-        Ok(Order { keys })
+        let fields = SortField::ALL.map(|field| (field.name(), field));
+        let keys = pake_core::paging::parse_order(text, &fields)?
+            .into_iter()
+            .map(|(field, descending)| SortKey { field, descending })
+            .collect();
+        Ok(Order::new(keys))
     }
 
     /// An order of `keys`; the default order when `keys` is empty.
@@ -241,16 +168,12 @@ impl Order {
 
     /// ` ORDER BY key1 ASC, …, items.id DESC`.
     pub(crate) fn order_by_sql(&self, sql: &mut SqlFragment) {
-        sql.sql(" ORDER BY ");
-        for key in &self.keys {
-            sql.sql(key.expression())
-                .sql(if key.descending { " DESC, " } else { " ASC, " });
-        }
-        sql.sql(if self.id_descending() {
-            "items.id DESC"
-        } else {
-            "items.id ASC"
-        });
+        let keys: Vec<(&'static str, bool)> = self
+            .keys
+            .iter()
+            .map(|key| (key.expression(), key.descending))
+            .collect();
+        pake_runtime::sql::order_by(sql, &keys, "items.id", self.id_descending());
     }
 
     /// The condition "sorts after `position`": `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR … OR
@@ -266,49 +189,24 @@ impl Order {
         if !fits {
             return None;
         }
-        let mut sql = SqlFragment::new();
-        sql.sql("(");
-        for index in 0..=self.keys.len() {
-            if index > 0 {
-                sql.sql(" OR ");
-            }
-            sql.sql("(");
-            for (key, value) in self.keys.iter().zip(&position.keys).take(index) {
-                push_key_comparison(&mut sql, *key, " = ", value);
-                sql.sql(" AND ");
-            }
-            match (self.keys.get(index), position.keys.get(index)) {
-                (Some(key), Some(value)) => {
-                    let operator = if key.descending { " < " } else { " > " };
-                    push_key_comparison(&mut sql, *key, operator, value);
-                }
-                _ => {
-                    sql.sql(if self.id_descending() {
-                        "items.id < "
-                    } else {
-                        "items.id > "
-                    })
-                    .value(SqlValue::Text(position.id.clone()));
-                }
-            }
-            sql.sql(")");
-        }
-        sql.sql(")");
-        Some(sql)
-    }
-}
-
-fn push_key_comparison(
-    sql: &mut SqlFragment,
-    key: SortKey,
-    operator: &'static str,
-    value: &SortValue,
-) {
-    sql.sql(key.expression()).sql(operator);
-    if key.field == SortField::Title {
-        sql.sql("LOWER(").value(value.to_sql()).sql(")");
-    } else {
-        sql.value(value.to_sql());
+        let keys: Vec<KeysetKey<'_>> = self
+            .keys
+            .iter()
+            .zip(&position.keys)
+            .map(|(key, value)| KeysetKey {
+                expression: key.expression(),
+                descending: key.descending,
+                value,
+                // The title's sort expression lower-cases: compare with the value lower-cased.
+                value_function: (key.field == SortField::Title).then_some("LOWER"),
+            })
+            .collect();
+        Some(keyset_after(
+            &keys,
+            "items.id",
+            self.id_descending(),
+            &position.id,
+        ))
     }
 }
 

@@ -52,6 +52,9 @@ impl KnowledgeService {
             }
         }
         for item in items.iter_mut() {
+            item.expire_time = item
+                .delete_time
+                .map(|deleted| self.retention.expire_time(deleted));
             let stored = by_source.get(id_of(item)).map_or(&[][..], Vec::as_slice);
             let readable: HashSet<&str> = stored
                 .iter()

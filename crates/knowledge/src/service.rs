@@ -25,6 +25,8 @@ use crate::model::{self, can_read_item, item_id_from_name, limits, valid_item_id
 use crate::store::{Created, ItemStore};
 
 const REQUEST_ID_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// Largest request message: a 4 MiB VaultFile with its path and framing.
+const MAX_REQUEST_MESSAGE: usize = 4 * 1024 * 1024 + 16 * 1024;
 
 /// `pake.knowledge.v1.KnowledgeService`.
 #[derive(Clone, Debug)]
@@ -32,6 +34,7 @@ pub struct KnowledgeService {
     pub(crate) store: Arc<dyn ItemStore>,
     pub(crate) feed: FeedSignal,
     pub(crate) shutdown: Shutdown,
+    pub(crate) retention: crate::purge::Retention,
 }
 
 impl KnowledgeService {
@@ -41,12 +44,22 @@ impl KnowledgeService {
             store,
             feed: FeedSignal::default(),
             shutdown,
+            retention: crate::purge::Retention::default(),
         }
+    }
+
+    /// The service with the retention settings of `config` (purge of deleted items, feed
+    /// history).
+    pub fn with_retention(mut self, config: &pake_core::config::KnowledgeConfig) -> Self {
+        self.retention = crate::purge::Retention::of(config);
+        self
     }
 
     /// The tonic server for this service.
     pub fn into_server(self) -> KnowledgeServiceServer<Self> {
-        KnowledgeServiceServer::new(self)
+        // An ImportItems message carries a file of up to 4 MiB plus its path: above tonic's
+        // default 4 MiB decoding limit.
+        KnowledgeServiceServer::new(self).max_decoding_message_size(MAX_REQUEST_MESSAGE)
     }
 
     async fn create_item(
@@ -243,6 +256,27 @@ impl knowledge_service_server::KnowledgeService for KnowledgeService {
         ))
     }
 
+    async fn purge_items(
+        &self,
+        request: Request<pake_api::knowledge::PurgeItemsRequest>,
+    ) -> Result<Response<pake_api::knowledge::PurgeItemsResponse>, Status> {
+        let principal = principal(&request)?;
+        Ok(Response::new(
+            self.purge_items(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn dispose_owner_items(
+        &self,
+        request: Request<pake_api::knowledge::DisposeOwnerItemsRequest>,
+    ) -> Result<Response<pake_api::knowledge::DisposeOwnerItemsResponse>, Status> {
+        let principal = principal(&request)?;
+        Ok(Response::new(
+            self.dispose_owner_items(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
     async fn get_item_stats(
         &self,
         request: Request<GetItemStatsRequest>,
@@ -301,6 +335,25 @@ impl knowledge_service_server::KnowledgeService for KnowledgeService {
     ) -> Result<Response<EventStream>, Status> {
         let principal = principal(&request)?;
         let stream = crate::watch::start(self.clone(), principal, request.into_inner()).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn import_items(
+        &self,
+        request: Request<tonic::Streaming<pake_api::knowledge::ImportItemsRequest>>,
+    ) -> Result<Response<pake_api::knowledge::ImportItemsResponse>, Status> {
+        let caller = caller(&request);
+        Ok(Response::new(
+            self.import_items(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn export_items(
+        &self,
+        request: Request<pake_api::knowledge::ExportItemsRequest>,
+    ) -> Result<Response<crate::vault::ExportStream>, Status> {
+        let caller = caller(&request);
+        let stream = self.export_items(&caller, request.into_inner()).await?;
         Ok(Response::new(stream))
     }
 }

@@ -16,11 +16,14 @@ use crate::order::{ListPosition, Order};
 use crate::sql::SqlFragment;
 
 mod graph;
+mod purge;
 mod read;
 mod stats;
+mod vault;
 mod write;
 
 pub(crate) use stats::{KINDS, STATUSES, VERIFICATIONS};
+pub use vault::{ExportSnapshot, VaultStore};
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +93,21 @@ pub struct FeedEvent {
     pub event_type: String,
     /// Microseconds since the epoch.
     pub event_time: i64,
-    /// The item after the event.
+    /// The item after the event (for a purge: its last version).
     pub item: Item,
+    /// Who could read the item before the event; `None` for a create.
+    pub before: Option<Before>,
+}
+
+/// The access-relevant state of an item before a feed event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Before {
+    /// The owner, `users/{id}`.
+    pub owner: String,
+    /// The visibility.
+    pub visibility: pake_api::knowledge::item::Visibility,
+    /// Whether it was soft-deleted.
+    pub deleted: bool,
 }
 
 /// What a create did.
@@ -193,9 +209,10 @@ pub struct Stats {
     pub most_recent: Vec<ItemSummary>,
 }
 
-/// Persistence of items and the feed.
+/// Persistence of items and the feed. Vault import and export add their own methods
+/// ([`VaultStore`], `store/vault.rs`).
 #[async_trait]
-pub trait ItemStore: Send + Sync + std::fmt::Debug + 'static {
+pub trait ItemStore: VaultStore + Send + Sync + std::fmt::Debug + 'static {
     /// Creates `item` (complete: name, owner, times set). With `request` (caller, request id,
     /// oldest time still deduplicated), a retry returns the earlier item instead. Stores its
     /// tags, keys and links (explicit and parsed from content) and resolves links.
@@ -218,6 +235,19 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Replaced, StoreError>;
     /// An item by id, deleted or not.
     async fn get(&self, id: &str) -> Result<Option<Item>, StoreError>;
+    /// Purges item `id` for good if it is soft-deleted (before `deleted_before`, when given):
+    /// row, revisions, tags and links go, links that could resolve to it are re-resolved, and a
+    /// PURGED feed event is written. `None` when it was not eligible (nothing written).
+    async fn purge(
+        &self,
+        id: &str,
+        deleted_before: Option<i64>,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Deletes feed events older than `before` (µs); returns (events deleted, pruned horizon).
+    async fn prune_feed(&self, before: i64) -> Result<(u64, i64), StoreError>;
+    /// The pruned horizon: feed positions at or below it are gone.
+    async fn pruned_through(&self) -> Result<i64, StoreError>;
     /// Revisions of an item, newest first, older than `before` (a revision number) if given.
     async fn revisions(
         &self,
@@ -312,6 +342,23 @@ impl ItemStore for SqlItemStore {
 
     async fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
         self.get_item(id).await
+    }
+
+    async fn purge(
+        &self,
+        id: &str,
+        deleted_before: Option<i64>,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.purge_deleted_item(id, deleted_before, now).await
+    }
+
+    async fn prune_feed(&self, before: i64) -> Result<(u64, i64), StoreError> {
+        self.prune_feed_before(before).await
+    }
+
+    async fn pruned_through(&self) -> Result<i64, StoreError> {
+        self.feed_pruned_through().await
     }
 
     async fn revisions(

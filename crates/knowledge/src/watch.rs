@@ -71,6 +71,9 @@ pub(crate) async fn start(
                 "is ahead of this feed (was it issued by another deployment?)",
             ));
         }
+        if position < service.store.pruned_through().await? {
+            return Err(cursor_expired());
+        }
     }
     let (sender, receiver) = mpsc::channel(256);
     let shutdown = service.shutdown.clone();
@@ -149,34 +152,19 @@ async fn produce(
             .map_err(Error::from)?;
         let full_batch = events.len() as i64 == BATCH;
         // The events this caller receives, redacted, with their items' links filtered.
+        // Events after `position` may have been pruned meanwhile: read the horizon after the
+        // events, so a prune between the two reads is still seen.
+        let horizon = service.store.pruned_through().await.map_err(Error::from)?;
+        if position < horizon {
+            return Err(cursor_expired().into());
+        }
         let mut outgoing: Vec<(Type, i64, i64, pake_api::knowledge::Item)> = Vec::new();
-        for mut feed_event in events {
+        for feed_event in events {
             position = feed_event.position;
-            let readable = can_read(caller, &feed_event.item.owner, feed_event.item.visibility());
-            if !readable {
-                continue;
+            let time = feed_event.event_time;
+            if let Some((kind, item)) = crate::feed_view::view(caller, feed_event) {
+                outgoing.push((kind, position, time, item));
             }
-            // A deleted item is no longer readable by others: they learn only its name.
-            let privileged = match caller {
-                Caller::Authenticated(p) => {
-                    p.is_admin() || p.is_service() || p.subject == feed_event.item.owner
-                }
-                Caller::Anonymous => false,
-            };
-            if feed_event.item.delete_time.is_some() && !privileged {
-                feed_event.item = pake_api::knowledge::Item {
-                    name: feed_event.item.name,
-                    ..Default::default()
-                };
-            }
-            let kind = match feed_event.event_type.as_str() {
-                "created" => Type::Created,
-                "updated" => Type::Updated,
-                "deleted" => Type::Deleted,
-                "undeleted" => Type::Undeleted,
-                _ => Type::Purged,
-            };
-            outgoing.push((kind, position, feed_event.event_time, feed_event.item));
         }
         let mut items: Vec<_> = outgoing
             .iter_mut()
@@ -208,6 +196,15 @@ async fn produce(
         }
         let _ = tokio::time::timeout(until_heartbeat.min(POLL_INTERVAL), wake.changed()).await;
     }
+}
+
+/// A resume point older than the feed's retention.
+fn cursor_expired() -> Error {
+    Error::new(
+        pake_core::ErrorKind::FailedPrecondition,
+        "after_cursor: older than the change feed's retention; restart with snapshot",
+    )
+    .with_reason("CURSOR_EXPIRED")
 }
 
 fn event(

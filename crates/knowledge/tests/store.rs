@@ -593,6 +593,7 @@ async fn head_and_events_after_in_order(fixture: Fixture) {
             event_type: "created".to_owned(),
             event_time: update_micros(item),
             item: item.clone(),
+            before: None,
         })
         .collect();
     assert_eq!(events, expected);

@@ -1,6 +1,6 @@
 //! `pake-runtime`: how a PAKE service process runs — the gRPC server bootstrap (health,
 //! reflection v1 and v1alpha, graceful shutdown), signal handling, and database pools with
-//! per-service embedded migrations.
+//! per-service embedded migrations, and SQL assembled from fixed text and bound values (`sql`).
 //!
 //! Every component follows *Options → Service → Handle*: build options, start, and get a handle
 //! that reports the bound address and shuts down in a tested order. Depends on `pake-core` and
@@ -10,6 +10,7 @@ pub mod auth;
 pub mod db;
 pub mod server;
 pub mod shutdown;
+pub mod sql;
 
 pub use server::{GrpcServer, ServerHandle};
 pub use shutdown::Shutdown;

@@ -4,9 +4,13 @@
 //! Owns the index directory and its feed checkpoint. Depends on `pake-core`, `pake-runtime` and
 //! `pake-api`; never on another service crate (it reaches knowledge over gRPC only).
 
+pub mod cache;
 pub mod consumer;
 pub mod index;
+mod paging;
 pub mod progress;
+mod related_rpc;
+mod search_rpc;
 pub mod service;
 
 pub use service::SearchService;

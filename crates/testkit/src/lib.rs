@@ -9,6 +9,8 @@
 
 mod app;
 mod database;
+pub mod feed;
+pub mod leak;
 mod prerequisites;
 pub mod raw_grpc;
 mod users;
@@ -18,4 +20,4 @@ pub use database::{TestDatabase, postgres_database, sqlite_database};
 pub use prerequisites::{
     DATABASE_URL_ENV, REDIS_URL_ENV, VAULT_ADDR_ENV, find_program, in_ci, require,
 };
-pub use users::{SignedIn, TEST_PASSWORD, authorized, sign_up_and_in};
+pub use users::{SignedIn, TEST_PASSWORD, authorized, sign_in_admin, sign_up_and_in};

@@ -53,6 +53,37 @@ pub async fn sign_up_and_in(app: &TestApp, prefix: &str) -> SignedIn {
     }
 }
 
+/// Bootstraps an admin `{prefix}_{random}` the way an operator does (`pake user create --admin`,
+/// straight against the database) and signs it in over gRPC.
+pub async fn sign_in_admin(app: &TestApp, prefix: &str) -> SignedIn {
+    let username = format!("{prefix}_{:08x}", rand::random::<u32>());
+    let args = pake::args::UserCreateArgs {
+        username: username.clone(),
+        email: String::new(),
+        display_name: String::new(),
+        admin: true,
+        data_dir: None,
+        database_url: None,
+    };
+    let user = pake::users::create(&app.config, args, TEST_PASSWORD.to_owned())
+        .await
+        .expect("bootstrap admin");
+    let session = IdentityServiceClient::new(app.channel().await)
+        .create_session(CreateSessionRequest {
+            username,
+            password: TEST_PASSWORD.to_owned(),
+        })
+        .await
+        .expect("admin sign-in")
+        .into_inner();
+    SignedIn {
+        name: user.name.clone(),
+        user,
+        access_token: session.access_token,
+        refresh_token: session.refresh_token,
+    }
+}
+
 /// A request carrying `token` as `authorization: Bearer`.
 pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

@@ -233,10 +233,19 @@ impl SqlItemStore {
         position: i64,
         limit: i64,
     ) -> Result<Vec<FeedEvent>, StoreError> {
-        let rows: Vec<(i64, String, i64, Vec<u8>)> = with_pool!(&self.database, pool => {
+        type Row = (
+            i64,
+            String,
+            i64,
+            Vec<u8>,
+            Option<String>,
+            Option<String>,
+            Option<bool>,
+        );
+        let rows: Vec<Row> = with_pool!(&self.database, pool => {
             sqlx::query_as(
-                "SELECT position, event_type, event_time, item FROM feed_events \
-                 WHERE position > $1 ORDER BY position LIMIT $2",
+                "SELECT position, event_type, event_time, item, before_owner, before_visibility, \
+                 before_deleted FROM feed_events WHERE position > $1 ORDER BY position LIMIT $2",
             )
             .bind(position)
             .bind(limit)
@@ -244,14 +253,25 @@ impl SqlItemStore {
             .await?
         });
         rows.into_iter()
-            .map(|(position, event_type, event_time, bytes)| {
-                Ok(FeedEvent {
-                    position,
-                    event_type,
-                    event_time,
-                    item: decode(&bytes)?,
-                })
-            })
+            .map(
+                |(position, event_type, event_time, bytes, owner, visibility, deleted)| {
+                    let before = match (owner, visibility) {
+                        (Some(owner), Some(visibility)) => Some(super::Before {
+                            owner,
+                            visibility: crate::model::names::parse_visibility(&visibility),
+                            deleted: deleted.unwrap_or(false),
+                        }),
+                        _ => None,
+                    };
+                    Ok(FeedEvent {
+                        position,
+                        event_type,
+                        event_time,
+                        item: decode(&bytes)?,
+                        before,
+                    })
+                },
+            )
             .collect()
     }
 

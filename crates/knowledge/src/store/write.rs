@@ -36,6 +36,8 @@ const DELETE_CHILDREN: [&str; 4] = [
 /// Re-resolves the content links a write of item `$1` (= `$2` = `$3`) may have changed: its own,
 /// those resolved to it, and those it answers to by a key. Run after the item's row and children
 /// are written (and after a purge deletes them: links to the purged item then resolve anew).
+/// The affected rows are joined (`UPDATE … FROM`), not matched with `(source_id, seq) IN
+/// (… UNION …)`, which SQLite answers by scanning all of `item_links` on every write.
 pub(crate) const RESOLVE: &str = "\
 UPDATE item_links SET target_id = (\
     SELECT t.id FROM item_link_keys lk \
@@ -47,11 +49,13 @@ UPDATE item_links SET target_id = (\
       AND (t.owner = s.owner OR t.visibility IN ('public', 'internal')) \
     ORDER BY k.rank, CASE WHEN t.owner = s.owner THEN 0 ELSE 1 END, t.create_time, t.id \
     LIMIT 1) \
-WHERE link_type <> 'explicit' AND (source_id, seq) IN (\
+FROM (\
     SELECT source_id, seq FROM item_links WHERE source_id = $1 \
     UNION SELECT source_id, seq FROM item_links WHERE target_id = $2 \
     UNION SELECT lk.source_id, lk.seq FROM item_link_keys lk \
-        JOIN item_keys k ON k.key = lk.key WHERE k.item_id = $3)";
+        JOIN item_keys k ON k.key = lk.key WHERE k.item_id = $3) AS affected \
+WHERE item_links.source_id = affected.source_id AND item_links.seq = affected.seq \
+  AND item_links.link_type <> 'explicit'";
 
 /// The rows a write stores besides `items` (tags, keys, explicit and content links, link keys)
 /// as rendered INSERT statements, computed before the transaction starts.
@@ -156,11 +160,37 @@ fn revision_of(item: &Item) -> i64 {
     item.revision_id.parse().unwrap_or(1)
 }
 
+/// The access-relevant state of an item row before a write: (owner, visibility, deleted).
+pub(super) type BeforeRow = Option<(String, String, bool)>;
+
+/// Appends the feed event of a write at `position`.
+macro_rules! insert_feed_event {
+    ($tx:expr, $position:expr, $id:expr, $event:expr, $time:expr, $encoded:expr, $before:expr) => {{
+        let before: &BeforeRow = $before;
+        sqlx::query(
+            "INSERT INTO feed_events (position, item_id, event_type, event_time, item, \
+             before_owner, before_visibility, before_deleted) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($position)
+        .bind($id)
+        .bind($event)
+        .bind($time)
+        .bind($encoded)
+        .bind(before.as_ref().map(|b| b.0.clone()))
+        .bind(before.as_ref().map(|b| b.1.clone()))
+        .bind(before.as_ref().map(|b| b.2))
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(super) use insert_feed_event;
+
 /// Everything a write stores besides the `items` row: the children (a replace deletes the old
 /// ones first), the re-resolution of links, the revision and the feed event. A macro because the
 /// transaction type differs per backend.
 macro_rules! write_children {
-    ($tx:expr, $id:expr, $children:expr, $encoded:expr, $revision:expr, $position:expr, $event:expr, $author:expr, $time:expr, $replace:expr) => {{
+    ($tx:expr, $id:expr, $children:expr, $encoded:expr, $revision:expr, $position:expr, $event:expr, $author:expr, $time:expr, $replace:expr, $before:expr) => {{
         if $replace {
             for statement in DELETE_CHILDREN {
                 sqlx::query(statement).bind($id).execute(&mut *$tx).await?;
@@ -188,17 +218,7 @@ macro_rules! write_children {
         .bind($encoded)
         .execute(&mut *$tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO feed_events (position, item_id, event_type, event_time, item) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind($position)
-        .bind($id)
-        .bind($event)
-        .bind($time)
-        .bind($encoded)
-        .execute(&mut *$tx)
-        .await?;
+        insert_feed_event!($tx, $position, $id, $event, $time, $encoded, $before);
     }};
 }
 
@@ -278,7 +298,7 @@ impl SqlItemStore {
                     StoreError::Database(error)
                 });
             }
-            write_children!(tx, &id, children, &encoded, 1_i64, position, "created", author, create_time, false);
+            write_children!(tx, &id, children, &encoded, 1_i64, position, "created", author, create_time, false, &None);
             if let Some((caller, request_id, _)) = request {
                 sqlx::query(
                     "INSERT INTO create_requests (caller, request_id, item_id, create_time) \
@@ -318,6 +338,12 @@ impl SqlItemStore {
             .await?;
             item.feed_cursor = encode_cursor(position);
             let encoded = item.encode_to_vec();
+            let before: BeforeRow = sqlx::query_as(
+                "SELECT owner, visibility, delete_time IS NOT NULL FROM items WHERE id = $1",
+            )
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
             let updated = sqlx::query(
                 "UPDATE items SET owner = $1, visibility = $2, kind = $3, status = $4, verification = $5, \
                  folder = $6, title = $7, confidence_score = $8, revision = $9, update_time = $10, \
@@ -349,7 +375,7 @@ impl SqlItemStore {
                 tx.rollback().await?;
                 return Ok(if exists.is_some() { Replaced::Conflict } else { Replaced::Missing });
             }
-            write_children!(tx, &id, children, &encoded, revision, position, event_type, author, update_time, true);
+            write_children!(tx, &id, children, &encoded, revision, position, event_type, author, update_time, true, &before);
             tx.commit().await?;
             Ok(Replaced::Done(Box::new(item)))
         })

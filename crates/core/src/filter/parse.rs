@@ -1,5 +1,5 @@
-//! Lexer and recursive-descent parser for filters. Recursion happens only at parentheses, whose
-//! nesting is limited to [`MAX_DEPTH`], so no input can exhaust the stack; the input is at most
+//! Lexer and recursive-descent parser. Recursion happens only at parentheses, whose nesting is
+//! limited to [`MAX_DEPTH`], so no input can exhaust the stack; the input is at most
 //! [`MAX_LENGTH`](super::MAX_LENGTH) bytes and holds at most [`MAX_COMPARISONS`] comparisons.
 //!
 //! ```text
@@ -9,19 +9,11 @@
 //! factor     = term { "OR" term }            (OR binds tighter than AND)
 //! term       = [ "NOT" | "-" ] simple
 //! simple     = comparison | "(" expression ")"
-//! comparison = FIELD OPERATOR value
+//! comparison = FIELD OPERATOR value          (OPERATOR: = != < <= > >= :)
 //! value      = STRING | WORD
 //! ```
 
-use super::value::{parse_value, shorten};
-use super::{Comparison, Expr, Field, MAX_COMPARISONS, MAX_DEPTH, Operator};
-
-/// Why a filter does not parse, and where (a byte offset into it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct ParseError {
-    pub offset: usize,
-    pub message: String,
-}
+use super::{Expr, MAX_COMPARISONS, MAX_DEPTH, Operator, ParseError, RawValue, Schema};
 
 fn error<T>(offset: usize, message: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError {
@@ -77,12 +69,7 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
             '<' => Kind::Operator(Operator::Lt),
             '>' if next_is(&mut chars, '=') => Kind::Operator(Operator::Ge),
             '>' => Kind::Operator(Operator::Gt),
-            ':' => {
-                return error(
-                    offset,
-                    "the `:` (has) operator is not supported; use `=` or `!=`",
-                );
-            }
+            ':' => Kind::Operator(Operator::Has),
             '\'' => return error(offset, "strings are written in double quotes"),
             '"' => {
                 let mut value = String::new();
@@ -119,12 +106,16 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
 }
 
 /// Parses `text` (already checked against the length limit); `None` when it is blank.
-pub(super) fn parse(text: &str) -> Result<Option<Expr>, ParseError> {
+pub(super) fn parse<S: Schema>(
+    text: &str,
+    schema: &S,
+) -> Result<Option<Expr<S::Comparison>>, ParseError> {
     let tokens = lex(text)?;
     if tokens.is_empty() {
         return Ok(None);
     }
     let mut parser = Parser {
+        schema,
         tokens,
         position: 0,
         depth: 0,
@@ -139,7 +130,8 @@ pub(super) fn parse(text: &str) -> Result<Option<Expr>, ParseError> {
     }
 }
 
-struct Parser {
+struct Parser<'s, S> {
+    schema: &'s S,
     tokens: Vec<Token>,
     position: usize,
     depth: usize,
@@ -148,7 +140,7 @@ struct Parser {
     end: usize,
 }
 
-impl Parser {
+impl<S: Schema> Parser<'_, S> {
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.position)
     }
@@ -168,7 +160,7 @@ impl Parser {
         self.peek().map_or(self.end, |token| token.offset)
     }
 
-    fn expression(&mut self) -> Result<Expr, ParseError> {
+    fn expression(&mut self) -> Result<Expr<S::Comparison>, ParseError> {
         let mut parts = vec![self.sequence()?];
         while self.at_keyword("AND") {
             self.advance();
@@ -177,7 +169,7 @@ impl Parser {
         Ok(combine(parts, Expr::And))
     }
 
-    fn sequence(&mut self) -> Result<Expr, ParseError> {
+    fn sequence(&mut self) -> Result<Expr<S::Comparison>, ParseError> {
         let mut parts = vec![self.factor()?];
         // Another term follows unless the next token ends this sequence.
         while self.peek().is_some_and(|token| token.kind != Kind::RParen)
@@ -189,7 +181,7 @@ impl Parser {
         Ok(combine(parts, Expr::And))
     }
 
-    fn factor(&mut self) -> Result<Expr, ParseError> {
+    fn factor(&mut self) -> Result<Expr<S::Comparison>, ParseError> {
         let mut parts = vec![self.term()?];
         while self.at_keyword("OR") {
             self.advance();
@@ -198,7 +190,7 @@ impl Parser {
         Ok(combine(parts, Expr::Or))
     }
 
-    fn term(&mut self) -> Result<Expr, ParseError> {
+    fn term(&mut self) -> Result<Expr<S::Comparison>, ParseError> {
         let negated =
             self.at_keyword("NOT") || matches!(self.peek(), Some(t) if t.kind == Kind::Minus);
         if negated {
@@ -208,7 +200,7 @@ impl Parser {
         self.simple()
     }
 
-    fn simple(&mut self) -> Result<Expr, ParseError> {
+    fn simple(&mut self) -> Result<Expr<S::Comparison>, ParseError> {
         let Some(token) = self.peek().cloned() else {
             return error(
                 self.end,
@@ -252,7 +244,7 @@ impl Parser {
         }
     }
 
-    fn comparison(&mut self) -> Result<Expr, ParseError> {
+    fn comparison(&mut self) -> Result<Expr<S::Comparison>, ParseError> {
         let Some(Token {
             kind: Kind::Word(name),
             offset,
@@ -265,58 +257,44 @@ impl Parser {
         if self.comparisons > MAX_COMPARISONS {
             return error(offset, format!("more than {MAX_COMPARISONS} comparisons"));
         }
-        let Some(field) = Field::from_name(&name) else {
-            return error(
-                offset,
-                format!(
-                    "unknown field `{}`; filterable fields: tag, kind, status, verification, \
-                     visibility, confidence_score, owner, folder, create_time, update_time, \
-                     delete_time",
-                    shorten(&name)
-                ),
-            );
-        };
+        let field = self
+            .schema
+            .field(&name)
+            .map_err(|message| ParseError { offset, message })?;
         let operator = match self.advance() {
             Some(Token {
                 kind: Kind::Operator(operator),
                 offset,
                 ..
             }) => {
-                if !field.is_ordered() && !matches!(operator, Operator::Eq | Operator::Ne) {
-                    return error(
-                        offset,
-                        format!(
-                            "`{}` takes only `=` and `!=`, not `{}`",
-                            field.name(),
-                            operator.symbol()
-                        ),
-                    );
-                }
+                self.schema
+                    .check_operator(field, operator)
+                    .map_err(|message| ParseError { offset, message })?;
                 operator
             }
             Some(token) => {
-                return error(
-                    token.offset,
-                    format!("expected an operator after `{}`", field.name()),
-                );
+                return error(token.offset, format!("expected an operator after `{name}`"));
             }
             None => {
-                return error(
-                    self.end,
-                    format!("expected an operator after `{}`", field.name()),
-                );
+                return error(self.end, format!("expected an operator after `{name}`"));
             }
         };
         let (text, quoted, value_offset) = self.value()?;
-        let value = parse_value(field, &text, quoted).map_err(|message| ParseError {
-            offset: value_offset,
-            message,
-        })?;
-        Ok(Expr::Compare(Comparison {
-            field,
-            operator,
-            value,
-        }))
+        let comparison = self
+            .schema
+            .comparison(
+                field,
+                operator,
+                RawValue {
+                    text: &text,
+                    quoted,
+                },
+            )
+            .map_err(|message| ParseError {
+                offset: value_offset,
+                message,
+            })?;
+        Ok(Expr::Compare(comparison))
     }
 
     /// The value's text, whether it was quoted, and its offset.
@@ -348,7 +326,7 @@ impl Parser {
 }
 
 /// One part as itself, several joined by `join`.
-fn combine(mut parts: Vec<Expr>, join: fn(Vec<Expr>) -> Expr) -> Expr {
+fn combine<C>(mut parts: Vec<Expr<C>>, join: fn(Vec<Expr<C>>) -> Expr<C>) -> Expr<C> {
     if parts.len() == 1 {
         parts.remove(0)
     } else {
