@@ -6,6 +6,10 @@
 //! A client whose call starts inside the window is recorded even if the call ends after it; the
 //! window's length is measured up to the last recorded completion, so throughput is exact. Each
 //! client makes at least one call, so with no warm-up every client is recorded at least once.
+//!
+//! With a `pace`, each client instead starts its calls on a schedule (an open loop: one call per
+//! `pace`, clients staggered evenly), and a call's latency counts from its scheduled start, so a
+//! server that falls behind is charged for the calls it delayed (no coordinated omission).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -37,6 +41,20 @@ pub struct LoadOptions {
     pub duration: Duration,
     /// A call still running after this long is abandoned and counted as an error.
     pub call_timeout: Duration,
+    /// When set, each client starts one call per `pace` instead of back to back.
+    pub pace: Option<Duration>,
+}
+
+impl LoadOptions {
+    /// The same load over `1 / parts` of the warm-up and of the window (for phases run in
+    /// parts around others, so that a drift in the machine's speed cancels out).
+    pub fn divided(&self, parts: u32) -> LoadOptions {
+        LoadOptions {
+            warmup: self.warmup / parts,
+            duration: self.duration / parts,
+            ..self.clone()
+        }
+    }
 }
 
 /// What one run measured.
@@ -74,6 +92,20 @@ impl Measurement {
     pub fn max_millis(&self) -> f64 {
         self.latency_micros.max() as f64 / 1000.0
     }
+
+    /// Adds `later`, measured the same way in a window after this one: calls, errors, window
+    /// lengths and latencies add up (so throughput is over both windows).
+    pub fn append(&mut self, later: Measurement) -> anyhow::Result<()> {
+        self.requests += later.requests;
+        self.errors += later.errors;
+        self.elapsed += later.elapsed;
+        if self.first_error.is_none() {
+            self.first_error = later.first_error;
+        }
+        self.latency_micros
+            .add(&later.latency_micros)
+            .context("merging latency histograms")
+    }
 }
 
 /// What one client saw.
@@ -91,16 +123,21 @@ pub async fn drive<C: Call>(clients: Vec<C>, options: &LoadOptions) -> anyhow::R
     let start = Instant::now();
     let window_start = start + options.warmup;
     let deadline = window_start + options.duration;
+    let count = u32::try_from(clients.len()).context("too many clients")?;
     let mut tasks = Vec::with_capacity(clients.len());
-    for client in clients {
+    for (index, client) in (0..count).zip(clients) {
         let histogram = new_histogram()?;
-        let call_timeout = options.call_timeout;
+        let schedule = options.pace.map(|pace| Schedule {
+            next: start + pace * index / count,
+            pace,
+        });
         tasks.push(tokio::spawn(run_client(
             client,
             histogram,
             window_start,
             deadline,
-            call_timeout,
+            options.call_timeout,
+            schedule,
         )));
     }
 
@@ -137,19 +174,35 @@ pub async fn drive<C: Call>(clients: Vec<C>, options: &LoadOptions) -> anyhow::R
     Ok(merged)
 }
 
+/// When a paced client starts its next call.
+struct Schedule {
+    next: Instant,
+    pace: Duration,
+}
+
 async fn run_client<C: Call>(
     mut client: C,
     mut latency_micros: Histogram<u64>,
     window_start: Instant,
     deadline: Instant,
     call_timeout: Duration,
+    mut schedule: Option<Schedule>,
 ) -> ClientOutcome {
     let mut requests = 0;
     let mut errors = 0;
     let mut first_error = None;
     let mut last_recorded_completion = None;
     loop {
-        let began = Instant::now();
+        // Paced: wait for the scheduled start (a late one starts at once) and count from it.
+        let began = match &mut schedule {
+            Some(schedule) => {
+                let scheduled = schedule.next;
+                schedule.next += schedule.pace;
+                tokio::time::sleep_until(scheduled.into()).await;
+                scheduled
+            }
+            None => Instant::now(),
+        };
         let result = match tokio::time::timeout(call_timeout, client.call()).await {
             Ok(result) => result,
             Err(_) => Err(tonic::Status::deadline_exceeded(format!(
@@ -173,7 +226,10 @@ async fn run_client<C: Call>(
                 }
             }
         }
-        if completed >= deadline {
+        let next_is_late = schedule
+            .as_ref()
+            .is_some_and(|schedule| schedule.next >= deadline);
+        if completed >= deadline || next_is_late {
             break;
         }
     }

@@ -1,4 +1,5 @@
-//! What the numbers were measured on: CPU count and model, build profile.
+//! What the numbers were measured on: CPU count and model, build profile, and how loaded the
+//! machine was.
 
 /// The machine and build a run measured.
 #[derive(Clone, Debug)]
@@ -36,6 +37,14 @@ impl Machine {
     pub fn summary(&self) -> String {
         format!("{} × {}, {}", self.cpus, self.cpu_model, self.profile)
     }
+}
+
+/// The 1-, 5- and 15-minute load averages from `/proc/loadavg`, e.g. `1.61 0.67 0.26`: how
+/// busy the machine was with other work around a run (other builds skew every number).
+pub fn load_average() -> Option<String> {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    (fields.len() == 3).then(|| fields.join(" "))
 }
 
 fn cpu_model(cpuinfo: &str) -> Option<String> {

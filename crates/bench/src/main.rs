@@ -27,13 +27,19 @@ async fn main() -> anyhow::Result<ExitCode> {
         options.warmup,
         options.duration
     );
+    if let Some(load) = pake_bench::machine::load_average() {
+        println!("load average before the run (1, 5, 15 min): {load}");
+    }
     if machine.profile == "debug" {
         println!("warning: a debug build; run with --release for numbers worth recording");
     }
 
-    let report = pake_bench::run(&options).await?;
+    let report = pake_bench::run_any(&options).await?;
     let mut stdout = std::io::stdout().lock();
     report.print(&mut stdout)?;
+    if let Some(load) = pake_bench::machine::load_average() {
+        writeln!(stdout, "load average after the run (1, 5, 15 min): {load}")?;
+    }
     stdout.flush()?;
 
     if report.failed() {

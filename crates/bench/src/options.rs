@@ -28,6 +28,24 @@ pub struct Options {
     /// A call taking longer than this is abandoned and counted as an error.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub call_timeout: Duration,
+    /// Accounts the sign-in scenarios register and sign in to (spread over their clients).
+    #[arg(long, default_value_t = 64)]
+    pub accounts: usize,
+    /// Clients of `login-paths`, each cycling through the four sign-in paths; 0 means the
+    /// hashing pool's thread count, so that no sign-in waits for a hashing slot.
+    #[arg(long, default_value_t = 0)]
+    pub path_clients: usize,
+    /// GetItem calls per second in `getitem-under-login-flood` (an open loop, paced over
+    /// `--concurrency` clients).
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Clients signing in back to back in `getitem-under-login-flood`.
+    #[arg(long, default_value_t = 16)]
+    pub flood_clients: usize,
+    /// Overrides `identity.hashing_concurrency` of the server under test (and of the Argon2id
+    /// baseline); without it the configuration's default applies (0 = the number of CPUs).
+    #[arg(long)]
+    pub hashing_concurrency: Option<usize>,
 }
 
 impl Options {
@@ -40,6 +58,11 @@ impl Options {
             warmup: Duration::from_secs(2),
             items: 1000,
             call_timeout: Duration::from_secs(10),
+            accounts: 64,
+            path_clients: 0,
+            rate: 1000.0,
+            flood_clients: 16,
+            hashing_concurrency: None,
         }
     }
 
@@ -51,6 +74,15 @@ impl Options {
             !self.call_timeout.is_zero(),
             "--call-timeout must be longer than 0"
         );
+        anyhow::ensure!(self.accounts >= 1, "--accounts must be at least 1");
+        anyhow::ensure!(
+            self.rate.is_finite() && self.rate > 0.0,
+            "--rate must be a positive number of calls per second"
+        );
+        anyhow::ensure!(
+            self.flood_clients >= 1,
+            "--flood-clients must be at least 1"
+        );
         Ok(())
     }
 
@@ -61,6 +93,26 @@ impl Options {
             warmup: self.warmup,
             duration: self.duration,
             call_timeout: self.call_timeout,
+            pace: None,
+        }
+    }
+
+    /// The identity configuration of the server under test: the defaults, with
+    /// `--hashing-concurrency` if given.
+    pub fn identity_config(&self) -> pake_core::config::IdentityConfig {
+        let mut identity = pake_core::config::IdentityConfig::default();
+        if let Some(threads) = self.hashing_concurrency {
+            identity.hashing_concurrency = threads;
+        }
+        identity
+    }
+
+    /// The number of Argon2id threads the server's hashing pool runs: `hashing_concurrency`,
+    /// where 0 means the number of CPUs (as `pake_identity::password::Hasher::new` resolves it).
+    pub fn hashing_threads(&self) -> usize {
+        match self.identity_config().hashing_concurrency {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            threads => threads,
         }
     }
 }

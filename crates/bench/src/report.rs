@@ -1,5 +1,7 @@
 //! Printing a run: one line per measurement, the ratios against the echo ceiling, failures
-//! loudly, and a markdown table row to paste into `docs/performance.md`.
+//! loudly, and a markdown table row to paste into `docs/performance.md`. [`Summary`] is what
+//! every scenario's results offer `main`; [`table`] prints the markdown tables of the scenarios
+//! that compare against their own baselines (sign-in, token verification).
 
 use std::io::{self, Write};
 
@@ -126,6 +128,76 @@ impl Report {
         }
         lines
     }
+}
+
+/// What `main` needs of a run's results, whatever the scenario.
+pub trait Summary: Send {
+    /// Prints the results (human-readable tables, ready for `docs/performance.md`).
+    fn print(&self, out: &mut dyn Write) -> io::Result<()>;
+
+    /// The failures, for stderr; empty when the numbers are valid.
+    fn failure_lines(&self) -> Vec<String>;
+
+    /// Whether any call failed (the numbers are then not valid).
+    fn failed(&self) -> bool {
+        !self.failure_lines().is_empty()
+    }
+}
+
+impl Summary for Report {
+    fn print(&self, mut out: &mut dyn Write) -> io::Result<()> {
+        Report::print(self, &mut out)
+    }
+
+    fn failure_lines(&self) -> Vec<String> {
+        Report::failure_lines(self)
+    }
+}
+
+/// Prints a markdown table: a header row, its separator (the `text_columns` left-aligned, the
+/// others, numbers, right-aligned), and the rows.
+pub fn table(
+    out: &mut dyn Write,
+    header: &[&str],
+    text_columns: &[usize],
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    writeln!(out, "| {} |", header.join(" | "))?;
+    let separator: Vec<&str> = (0..header.len())
+        .map(|column| {
+            if text_columns.contains(&column) {
+                "---"
+            } else {
+                "---:"
+            }
+        })
+        .collect();
+    writeln!(out, "| {} |", separator.join(" | "))?;
+    for row in rows {
+        writeln!(out, "| {} |", row.join(" | "))?;
+    }
+    Ok(())
+}
+
+/// `name: N failed calls (warm-up included); first: …`, when `run` had failures.
+pub fn failure_line(name: &str, run: &Measurement) -> Option<String> {
+    (run.errors > 0).then(|| {
+        format!(
+            "{name}: {} failed calls (warm-up included); first: {}",
+            run.errors,
+            run.first_error.as_deref().unwrap_or("unknown")
+        )
+    })
+}
+
+/// Today's UTC date, `YYYY-MM-DD`.
+pub fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+/// Milliseconds with three decimals.
+pub fn millis(value: f64) -> String {
+    format!("{value:.3}")
 }
 
 fn measurement_line(name: &str, run: &Measurement) -> String {

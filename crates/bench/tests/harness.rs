@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pake_bench::load::{self, Call, LoadOptions};
-use pake_bench::{Options, ScenarioKind};
+use pake_bench::{Options, ScenarioKind, Summary};
 
 fn short_run(scenario: ScenarioKind) -> Options {
     Options {
@@ -84,6 +84,7 @@ async fn failed_calls_are_errors_not_throughput() -> anyhow::Result<()> {
         warmup: Duration::ZERO,
         duration: Duration::from_millis(50),
         call_timeout: Duration::from_secs(60),
+        pace: None,
     };
     let measurement = load::drive(vec![Failing, Failing], &options).await?;
 
@@ -110,4 +111,128 @@ async fn failed_calls_are_errors_not_throughput() -> anyhow::Result<()> {
         "{failures:?}"
     );
     Ok(())
+}
+
+/// A short run of one of the sign-in or token scenarios: few accounts, items and clients.
+fn short_study(scenario: ScenarioKind) -> Options {
+    Options {
+        accounts: 4,
+        path_clients: 2,
+        rate: 50.0,
+        flood_clients: 2,
+        hashing_concurrency: Some(1),
+        ..short_run(scenario)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_is_measured_against_argon2id_alone() -> anyhow::Result<()> {
+    let options = short_study(ScenarioKind::Login);
+    let report = pake_bench::scenarios::login::run(&options).await?;
+
+    assert!(
+        report.failure_lines().is_empty(),
+        "{:?}",
+        report.failure_lines()
+    );
+    assert_eq!(report.baseline.threads, 1);
+    assert!(report.baseline.verifications >= 1, "{:?}", report.baseline);
+    assert!(report.login.requests >= 2, "{:?}", report.login);
+    assert!(report.ratio() > 0.0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sign_in_path_answers_as_expected_and_none_is_throttled() -> anyhow::Result<()> {
+    // Long enough for both clients to go round the four paths even on a busy machine.
+    let options = Options {
+        duration: Duration::from_secs(1),
+        ..short_study(ScenarioKind::LoginPaths)
+    };
+    let report = pake_bench::scenarios::login_paths::run(&options).await?;
+
+    assert!(
+        report.failure_lines().is_empty(),
+        "{:?}",
+        report.failure_lines()
+    );
+    assert_eq!(report.clients, 2);
+    let failure = "UNAUTHENTICATED INVALID_CREDENTIALS";
+    for (index, path) in pake_bench::scenarios::login_paths::PATHS.iter().enumerate() {
+        assert!(
+            report.paths[index].requests >= 1,
+            "{path}: {:?}",
+            report.paths[index]
+        );
+        let labels = report.tally.for_group(path);
+        assert_eq!(labels.len(), 1, "{path}: {labels:?}");
+        if *path == "success" {
+            assert_eq!(labels[0].0, "OK");
+        } else {
+            assert!(labels[0].0.starts_with(failure), "{path}: {labels:?}");
+        }
+    }
+    // The three failures are indistinguishable in what they answer.
+    let answers: std::collections::BTreeSet<String> = pake_bench::scenarios::login_paths::PATHS
+        [..3]
+        .iter()
+        .flat_map(|path| report.tally.for_group(path))
+        .map(|(label, _)| label)
+        .collect();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_verification_is_measured_alone_and_per_request() -> anyhow::Result<()> {
+    let options = short_study(ScenarioKind::VerifyToken);
+    let report = pake_bench::scenarios::verify_token::run(&options).await?;
+
+    assert!(
+        report.failure_lines().is_empty(),
+        "{:?}",
+        report.failure_lines()
+    );
+    assert!(report.verifications >= 100);
+    assert!(report.verify_micros() > 0.0);
+    assert!(report.token_bytes > 100, "{}", report.token_bytes);
+    assert!(report.echo.requests >= 2, "{:?}", report.echo);
+    assert!(
+        report.echo_with_token.requests >= 2,
+        "{:?}",
+        report.echo_with_token
+    );
+    assert!(report.anonymous.requests >= 2, "{:?}", report.anonymous);
+    assert!(report.with_token.requests >= 2, "{:?}", report.with_token);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_item_is_measured_with_and_without_a_login_flood() -> anyhow::Result<()> {
+    let options = short_study(ScenarioKind::GetItemUnderLoginFlood);
+    let report = pake_bench::scenarios::login_flood::run(&options).await?;
+
+    assert!(
+        report.failure_lines().is_empty(),
+        "{:?}",
+        report.failure_lines()
+    );
+    assert_eq!(report.hashing_threads, 1);
+    assert!(report.baseline.requests >= 2, "{:?}", report.baseline);
+    assert!(report.under_flood.requests >= 1, "{:?}", report.under_flood);
+    assert!(report.flood.requests >= 1, "{:?}", report.flood);
+    Ok(())
+}
+
+#[test]
+fn every_scenario_has_its_command_line_name() {
+    use clap::ValueEnum;
+    for kind in ScenarioKind::value_variants() {
+        let parsed = ScenarioKind::from_str(kind.name(), false);
+        assert_eq!(parsed, Ok(*kind));
+    }
+    assert_eq!(
+        ScenarioKind::GetItemUnderLoginFlood.name(),
+        "getitem-under-login-flood"
+    );
 }

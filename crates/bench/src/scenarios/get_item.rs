@@ -1,12 +1,14 @@
 //! `get-item`: GetItem on items chosen at random among the signed-in user's own items, through
 //! the all-in-one server: authentication (token verification), the knowledge service, SQLite.
-//! Each response is checked to be the item asked for.
+//! Each response is checked to be the item asked for. Other scenarios reuse its preparation and
+//! clients (`verify-token` reads public items anonymously too).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
+use pake_api::knowledge::item::Visibility;
 use pake_api::knowledge::knowledge_service_client::KnowledgeServiceClient;
 use pake_api::knowledge::{CreateItemRequest, GetItemRequest, Item};
 use pake_api::search::SearchRequest;
@@ -34,15 +36,37 @@ pub struct GetItemScenario {
     names: Arc<[String]>,
 }
 
+/// Whether a GetItem client presents the user's token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// `authorization: Bearer <the user's access token>`.
+    Token,
+    /// No `authorization` metadata (only public items are readable).
+    Anonymous,
+}
+
 impl GetItemScenario {
     /// Starts PAKE, signs a user up and in, creates `options.items` items and waits until the
     /// search index has applied them, so that no indexing runs while measuring.
     pub async fn prepare(options: &Options) -> anyhow::Result<Self> {
+        let identity = options.identity_config();
+        let server = PakeServer::start_with(|config| config.identity = identity).await?;
+        let run_time = options.warmup + options.duration;
+        Self::prepare_on(server, options, Visibility::Unspecified, run_time).await
+    }
+
+    /// Prepares the user and `options.items` items of `visibility` on a started `server`, whose
+    /// measurements will take `run_time` in all (the user's token must outlast them).
+    pub async fn prepare_on(
+        server: PakeServer,
+        options: &Options,
+        visibility: Visibility,
+        run_time: Duration,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(options.items > 0, "--items must be at least 1 for get-item");
-        let server = PakeServer::start().await?;
         let user = server.sign_up_and_in().await?;
         let channel = connect(&server.url).await?;
-        let items = create_items(&channel, &user, options.items).await?;
+        let items = create_items(&channel, &user, options.items, visibility).await?;
         let response_bytes = items.first().map(prost::Message::encoded_len);
         eprintln!(
             "created {} items (a GetItem response is about {} bytes)",
@@ -50,9 +74,8 @@ impl GetItemScenario {
             response_bytes.unwrap_or(0)
         );
         wait_until_indexed(&channel, &user, &items).await?;
-        let run_ends = Instant::now() + options.warmup + options.duration + TOKEN_MARGIN;
         anyhow::ensure!(
-            run_ends <= user.expires_at,
+            Instant::now() + run_time + TOKEN_MARGIN <= user.expires_at,
             "the run would outlast the access token ({:?}): shorten --warmup or --duration",
             crate::scenarios::pake_server::ACCESS_TOKEN_TTL
         );
@@ -63,17 +86,45 @@ impl GetItemScenario {
             names,
         })
     }
+
+    /// The server under test.
+    pub fn server(&self) -> &PakeServer {
+        &self.server
+    }
+
+    /// The signed-in user owning the items.
+    pub fn user(&self) -> &SignedIn {
+        &self.user
+    }
+
+    /// A client with its own connection, reading random items with `credentials`.
+    pub async fn client_with(&self, credentials: Credentials) -> anyhow::Result<GetItemCall> {
+        Ok(GetItemCall {
+            client: KnowledgeServiceClient::new(connect(&self.server.url).await?),
+            user: (credentials == Credentials::Token).then(|| self.user.clone()),
+            names: self.names.clone(),
+        })
+    }
+
+    /// `count` clients with `credentials`.
+    pub async fn clients(
+        &self,
+        count: usize,
+        credentials: Credentials,
+    ) -> anyhow::Result<Vec<GetItemCall>> {
+        let mut clients = Vec::with_capacity(count);
+        for _ in 0..count {
+            clients.push(self.client_with(credentials).await?);
+        }
+        Ok(clients)
+    }
 }
 
 impl Scenario for GetItemScenario {
     type Call = GetItemCall;
 
     async fn client(&self) -> anyhow::Result<GetItemCall> {
-        Ok(GetItemCall {
-            client: KnowledgeServiceClient::new(connect(&self.server.url).await?),
-            user: self.user.clone(),
-            names: self.names.clone(),
-        })
+        self.client_with(Credentials::Token).await
     }
 
     async fn stop(self) -> anyhow::Result<()> {
@@ -81,10 +132,10 @@ impl Scenario for GetItemScenario {
     }
 }
 
-/// One client reading random items.
+/// One client reading random items, as the user or anonymously.
 pub struct GetItemCall {
     client: KnowledgeServiceClient<Channel>,
-    user: SignedIn,
+    user: Option<SignedIn>,
     names: Arc<[String]>,
 }
 
@@ -92,7 +143,11 @@ impl Call for GetItemCall {
     async fn call(&mut self) -> Result<(), Status> {
         let index = rand::thread_rng().gen_range(0..self.names.len());
         let name = &self.names[index];
-        let request = self.user.authorize(GetItemRequest { name: name.clone() });
+        let message = GetItemRequest { name: name.clone() };
+        let request = match &self.user {
+            Some(user) => user.authorize(message),
+            None => tonic::Request::new(message),
+        };
         let item = self.client.get_item(request).await?.into_inner();
         if item.name != *name {
             return Err(Status::internal(format!(
@@ -109,13 +164,14 @@ async fn create_items(
     channel: &Channel,
     user: &SignedIn,
     count: usize,
+    visibility: Visibility,
 ) -> anyhow::Result<Vec<Item>> {
     let client = KnowledgeServiceClient::new(channel.clone());
     futures::stream::iter(0..count)
         .map(|index| {
             let mut client = client.clone();
             let request = user.authorize(CreateItemRequest {
-                item: Some(sample_item(index)),
+                item: Some(sample_item(index, visibility)),
                 ..CreateItemRequest::default()
             });
             async move {
@@ -130,7 +186,7 @@ async fn create_items(
         .await
 }
 
-fn sample_item(index: usize) -> Item {
+fn sample_item(index: usize, visibility: Visibility) -> Item {
     Item {
         title: format!("Benchmark note {index}"),
         content: format!(
@@ -144,6 +200,7 @@ fn sample_item(index: usize) -> Item {
              message fields; this one exists only to be read back. #bench\n"
         ),
         tags: vec!["bench".to_owned(), format!("bench/group-{}", index % 10)],
+        visibility: visibility as i32,
         ..Item::default()
     }
 }

@@ -3,10 +3,20 @@
 //! Adding one (say `search` or `create-item`) takes a module here with a [`Scenario`] and its
 //! [`Call`](crate::load::Call), a [`ScenarioKind`] variant, and an arm in [`measure_kind`].
 //! Scenarios against PAKE start it with [`pake_server::PakeServer`].
+//!
+//! The sign-in and token scenarios compare with baselines of their own instead of the echo
+//! ceiling; each module has a `run` returning a [`Summary`](crate::report::Summary) and an arm in
+//! [`crate::run_any`].
 
+pub mod argon2_baseline;
 pub mod echo;
 pub mod get_item;
+pub mod lockout;
+pub mod login;
+pub mod login_flood;
+pub mod login_paths;
 pub mod pake_server;
+pub mod verify_token;
 
 use std::future::Future;
 
@@ -23,6 +33,15 @@ pub enum ScenarioKind {
     Echo,
     /// GetItem on random items of one signed-in user, through the all-in-one `pake serve`.
     GetItem,
+    /// CreateSession throughput against Argon2id verification alone at the pool's size.
+    Login,
+    /// Latency of unknown user, wrong password, locked account and success, side by side.
+    LoginPaths,
+    /// The verifier alone, and GetItem with a token against GetItem anonymously.
+    VerifyToken,
+    /// GetItem latency at a fixed rate with and without a concurrent login flood.
+    #[value(name = "getitem-under-login-flood")]
+    GetItemUnderLoginFlood,
 }
 
 impl ScenarioKind {
@@ -31,7 +50,17 @@ impl ScenarioKind {
         match self {
             ScenarioKind::Echo => "echo",
             ScenarioKind::GetItem => "get-item",
+            ScenarioKind::Login => "login",
+            ScenarioKind::LoginPaths => "login-paths",
+            ScenarioKind::VerifyToken => "verify-token",
+            ScenarioKind::GetItemUnderLoginFlood => "getitem-under-login-flood",
         }
+    }
+
+    /// Whether the scenario is measured against the echo ceiling (the others have baselines
+    /// of their own).
+    pub fn against_echo(self) -> bool {
+        matches!(self, ScenarioKind::Echo | ScenarioKind::GetItem)
     }
 }
 
@@ -76,6 +105,10 @@ pub async fn measure_kind(kind: ScenarioKind, options: &Options) -> anyhow::Resu
             let scenario = get_item::GetItemScenario::prepare(options).await?;
             measure(scenario, &load).await
         }
+        kind => anyhow::bail!(
+            "{} is not measured against the echo ceiling; run it with `pake_bench::run_any`",
+            kind.name()
+        ),
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures::{StreamExt, TryStreamExt};
 use pake::AppHandle;
 use pake_api::identity::identity_service_client::IdentityServiceClient;
 use pake_api::identity::{CreateSessionRequest, CreateUserRequest, User};
@@ -13,6 +14,7 @@ use pake_core::config::{Config, ServiceRole};
 use pake_runtime::Shutdown;
 use tempfile::TempDir;
 use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::Channel;
 
 use crate::scenarios::connect;
 
@@ -21,7 +23,10 @@ use crate::scenarios::connect;
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(900);
 
 const USERNAME: &str = "bench_user";
-const PASSWORD: &str = "correct horse battery staple 42!";
+/// The password of every account the benchmark registers.
+pub const PASSWORD: &str = "correct horse battery staple 42!";
+/// Sign-ups in flight at once while preparing (well under the hashing queue).
+const SIGN_UP_CONCURRENCY: usize = 8;
 
 /// A running all-in-one server and its temporary data dir (removed when this is dropped).
 pub struct PakeServer {
@@ -35,6 +40,8 @@ pub struct PakeServer {
 /// The signed-in benchmark user.
 #[derive(Clone, Debug)]
 pub struct SignedIn {
+    /// The access token itself (a JWT).
+    pub access_token: String,
     /// `authorization` metadata: `Bearer <access token>`.
     pub bearer: MetadataValue<Ascii>,
     /// When the access token stops being accepted (measured from before the sign-in).
@@ -44,6 +51,12 @@ pub struct SignedIn {
 impl PakeServer {
     /// Starts every service in this process on a free loopback port.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts every service with the defaults changed by `adjust` (which sees the temporary
+    /// data dir and the benchmark's token lifetime already set).
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir().context("creating a temporary data dir")?;
         let mut config = Config {
             grpc_listen: "127.0.0.1:0".to_owned(),
@@ -51,6 +64,7 @@ impl PakeServer {
             ..Config::default()
         };
         config.identity.access_token_ttl_secs = ACCESS_TOKEN_TTL.as_secs();
+        adjust(&mut config);
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .await
             .context("binding pake to a loopback port")?;
@@ -68,20 +82,10 @@ impl PakeServer {
 
     /// Registers the benchmark user and signs in.
     pub async fn sign_up_and_in(&self) -> anyhow::Result<SignedIn> {
-        let mut identity = IdentityServiceClient::new(connect(&self.url).await?);
-        identity
-            .create_user(CreateUserRequest {
-                user: Some(User {
-                    username: USERNAME.to_owned(),
-                    ..User::default()
-                }),
-                password: PASSWORD.to_owned(),
-                ..CreateUserRequest::default()
-            })
-            .await
-            .context("signing up")?;
+        let channel = connect(&self.url).await?;
+        sign_up(&channel, USERNAME).await?;
         let signed_in_at = Instant::now();
-        let session = identity
+        let session = IdentityServiceClient::new(channel)
             .create_session(CreateSessionRequest {
                 username: USERNAME.to_owned(),
                 password: PASSWORD.to_owned(),
@@ -93,6 +97,7 @@ impl PakeServer {
             .parse()
             .context("the access token is not valid metadata")?;
         Ok(SignedIn {
+            access_token: session.access_token,
             bearer,
             expires_at: signed_in_at + ACCESS_TOKEN_TTL,
         })
@@ -103,6 +108,38 @@ impl PakeServer {
         self.shutdown.trigger();
         self.handle.wait().await.context("stopping pake")
     }
+}
+
+/// Registers `username` with [`PASSWORD`] (self-registration, open on the defaults).
+pub async fn sign_up(channel: &Channel, username: &str) -> anyhow::Result<()> {
+    IdentityServiceClient::new(channel.clone())
+        .create_user(CreateUserRequest {
+            user: Some(User {
+                username: username.to_owned(),
+                ..User::default()
+            }),
+            password: PASSWORD.to_owned(),
+            ..CreateUserRequest::default()
+        })
+        .await
+        .with_context(|| format!("signing up {username}"))?;
+    Ok(())
+}
+
+/// Registers `count` accounts named `{prefix}{index}`, a few at a time (each costs one Argon2id
+/// hash), and returns their names.
+pub async fn sign_up_many(
+    channel: &Channel,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = (0..count).map(|index| format!("{prefix}{index}")).collect();
+    futures::stream::iter(&names)
+        .map(|name| sign_up(channel, name))
+        .buffer_unordered(SIGN_UP_CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
+    Ok(names)
 }
 
 impl SignedIn {
