@@ -19,8 +19,6 @@ use pake_testkit::{authorized, sign_up_and_in};
 
 #[path = "vault/limits.rs"]
 mod limits;
-#[path = "vault/measure.rs"]
-mod measure;
 #[path = "vault/support.rs"]
 mod support;
 

@@ -26,8 +26,6 @@ pub enum Backend {
 pub struct Postgres {
     admin_url: String,
     name: String,
-    /// Its URL.
-    pub url: String,
 }
 
 impl Drop for Postgres {
@@ -83,11 +81,7 @@ pub async fn spawn(backend: Backend) -> Option<(TestApp, Option<Postgres>)> {
     } else {
         format!("{server}/{name}?{query}")
     };
-    let postgres = Postgres {
-        admin_url,
-        name,
-        url: url.clone(),
-    };
+    let postgres = Postgres { admin_url, name };
     let app = spawn_app_with(ServiceRole::All, move |config| {
         config.database_url = Some(SecretString::new(url));
     })

@@ -5,10 +5,13 @@
 //! timed assertion in `cargo test`.
 //!
 //! - [`load`]: the closed-loop (or paced) driver and its HDR histograms;
-//! - [`scenarios`]: what is measured (`echo`, `get-item`, `login`, `login-paths`,
-//!   `verify-token`, `getitem-under-login-flood`) and how to add one;
+//! - [`scenarios`]: what is measured (`echo`, `get-item`, `create-item`, `vault-import`,
+//!   `search-freshness`, `login`, `login-paths`, `verify-token`, `getitem-under-login-flood`; the knowledge
+//!   scenarios on SQLite or PostgreSQL) and how to add one;
 //! - [`report`], [`status`], [`machine`], [`options`]: output, gRPC statuses by name, the
 //!   machine, the command line.
+//! - [`eval`]: the relevance evaluation on Cranfield behind the `pake-eval` binary (and the
+//!   `search` scenario's corpora).
 //!
 //! The sign-in and token scenarios compare with baselines measured in the same run that suit
 //! them better than the echo ceiling: Argon2id verification alone, the token verifier alone,
@@ -17,6 +20,7 @@
 //! It depends on `pake` (to start the all-in-one server in-process) and `pake-api` (the public
 //! clients); nothing depends on it.
 
+pub mod eval;
 pub mod load;
 pub mod machine;
 pub mod options;
@@ -34,13 +38,18 @@ pub use scenarios::ScenarioKind;
 pub async fn run_any(options: &Options) -> anyhow::Result<Box<dyn Summary>> {
     options.validate()?;
     Ok(match options.scenario {
-        ScenarioKind::Echo | ScenarioKind::GetItem => Box::new(run(options).await?),
+        ScenarioKind::Echo | ScenarioKind::GetItem | ScenarioKind::CreateItem => {
+            Box::new(run(options).await?)
+        }
         ScenarioKind::Login => Box::new(scenarios::login::run(options).await?),
         ScenarioKind::LoginPaths => Box::new(scenarios::login_paths::run(options).await?),
         ScenarioKind::VerifyToken => Box::new(scenarios::verify_token::run(options).await?),
         ScenarioKind::GetItemUnderLoginFlood => {
             Box::new(scenarios::login_flood::run(options).await?)
         }
+        ScenarioKind::VaultImport => Box::new(scenarios::vault_import::run(options).await?),
+        ScenarioKind::SearchFreshness => Box::new(scenarios::freshness::run(options).await?),
+        ScenarioKind::Search => Box::new(scenarios::search::run(options).await?),
     })
 }
 

@@ -42,10 +42,37 @@ pub struct Options {
     /// Clients signing in back to back in `getitem-under-login-flood`.
     #[arg(long, default_value_t = 16)]
     pub flood_clients: usize,
+    /// What floods the machine in `getitem-under-login-flood`: sign-ins (the scenario), or, to
+    /// find out what slows GetItem, Argon2id verifications alone or busy loops, each on as many
+    /// threads as the hashing pool has.
+    #[arg(long, value_enum, default_value = "sign-ins")]
+    pub flood: FloodKind,
     /// Overrides `identity.hashing_concurrency` of the server under test (and of the Argon2id
     /// baseline); without it the configuration's default applies (0 = the number of CPUs).
     #[arg(long)]
     pub hashing_concurrency: Option<usize>,
+    /// The store of the server under test: a SQLite file in a temporary data dir, or a fresh
+    /// database created for the run (and dropped after it) on the PostgreSQL server of
+    /// `--postgres-url`.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub store: StoreKind,
+    /// A PostgreSQL URL whose user may create databases, for `--store postgres`.
+    #[arg(
+        long,
+        env = "PAKE_TEST_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
+    /// Notes in the generated vault of `vault-import`.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// The write load of `search-freshness` while it probes, as a fraction of the CreateItem
+    /// throughput it measured first.
+    #[arg(long, default_value_t = 0.6)]
+    pub write_load: f64,
+    /// Freshness probes started per second in `search-freshness`.
+    #[arg(long, default_value_t = 20.0)]
+    pub probe_rate: f64,
 }
 
 impl Options {
@@ -62,7 +89,13 @@ impl Options {
             path_clients: 0,
             rate: 1000.0,
             flood_clients: 16,
+            flood: FloodKind::SignIns,
             hashing_concurrency: None,
+            store: StoreKind::Sqlite,
+            postgres_url: "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+            notes: 10_000,
+            write_load: 0.6,
+            probe_rate: 20.0,
         }
     }
 
@@ -83,6 +116,7 @@ impl Options {
             self.flood_clients >= 1,
             "--flood-clients must be at least 1"
         );
+        anyhow::ensure!(self.notes >= 1, "--notes must be at least 1");
         Ok(())
     }
 
@@ -115,6 +149,36 @@ impl Options {
             threads => threads,
         }
     }
+}
+
+/// Where the server under test keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// A SQLite file in the temporary data dir (the embedded default).
+    Sqlite,
+    /// A fresh database on the PostgreSQL server of `--postgres-url`.
+    Postgres,
+}
+
+impl StoreKind {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Sqlite => "SQLite",
+            StoreKind::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// What floods the machine while GetItem is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FloodKind {
+    /// `--flood-clients` clients calling CreateSession back to back.
+    SignIns,
+    /// Argon2id verifications alone (the server's hasher, no RPCs), on the pool's threads.
+    Hashing,
+    /// Busy loops touching no memory, on as many threads: CPU time taken, caches left alone.
+    Spinning,
 }
 
 /// Parses `250ms`, `10s`, `1.5s`, `2m` (a bare number is seconds).

@@ -39,7 +39,12 @@ impl Report {
     /// The scenario's name with its parameters, e.g. `get-item (1000 items)`.
     pub fn scenario_label(&self) -> String {
         match self.options.scenario {
-            ScenarioKind::GetItem => format!("get-item ({} items)", self.options.items),
+            ScenarioKind::GetItem => format!(
+                "get-item ({} items, {})",
+                self.options.items,
+                self.options.store.name()
+            ),
+            ScenarioKind::CreateItem => format!("create-item ({})", self.options.store.name()),
             kind => kind.name().to_owned(),
         }
     }

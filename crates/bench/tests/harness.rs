@@ -33,7 +33,10 @@ async fn get_item_is_measured_against_the_echo_ceiling_without_errors() -> anyho
     assert!(report.ratios().is_some());
 
     let row = report.markdown_row();
-    assert!(row.starts_with(&format!("| {} | get-item (5 items) | 2 |", report.date)));
+    assert!(row.starts_with(&format!(
+        "| {} | get-item (5 items, SQLite) | 2 |",
+        report.date
+    )));
     let header_columns = pake_bench::report::MARKDOWN_HEADER
         .lines()
         .next()
@@ -235,4 +238,158 @@ fn every_scenario_has_its_command_line_name() {
         ScenarioKind::GetItemUnderLoginFlood.name(),
         "getitem-under-login-flood"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_item_is_measured_against_the_echo_ceiling_without_errors() -> anyhow::Result<()> {
+    let report = pake_bench::run(&short_run(ScenarioKind::CreateItem)).await?;
+
+    assert!(!report.failed(), "{:?}", report.failure_lines());
+    let Some(create_item) = &report.scenario else {
+        panic!("the create-item run is missing from the report");
+    };
+    assert!(create_item.requests >= 2, "{create_item:?}");
+    assert!(
+        report
+            .markdown_row()
+            .contains("| create-item (SQLite) | 2 |")
+    );
+    Ok(())
+}
+
+/// The machine's PostgreSQL for the `--store postgres` runs: `None` with a printed reason
+/// locally when PAKE_TEST_DATABASE_URL is unset; in CI (`CI=true`) its absence fails the test.
+fn postgres_url() -> Option<String> {
+    match std::env::var("PAKE_TEST_DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but PAKE_TEST_DATABASE_URL is unset")
+        }
+        Err(_) => {
+            eprintln!("skipped: the PostgreSQL runs need PAKE_TEST_DATABASE_URL");
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knowledge_scenarios_run_on_postgres_in_a_database_of_their_own() -> anyhow::Result<()> {
+    let Some(postgres_url) = postgres_url() else {
+        return Ok(());
+    };
+    for scenario in [ScenarioKind::GetItem, ScenarioKind::CreateItem] {
+        let options = Options {
+            store: pake_bench::options::StoreKind::Postgres,
+            postgres_url: postgres_url.clone(),
+            ..short_run(scenario)
+        };
+        let report = pake_bench::run(&options).await?;
+        assert!(!report.failed(), "{:?}", report.failure_lines());
+        assert!(
+            report.markdown_row().contains("PostgreSQL) | 2 |"),
+            "{}",
+            report.markdown_row()
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_import_creates_every_note_then_finds_them_unchanged() -> anyhow::Result<()> {
+    let mut stores = vec![pake_bench::options::StoreKind::Sqlite];
+    let postgres_url = postgres_url();
+    if postgres_url.is_some() {
+        stores.push(pake_bench::options::StoreKind::Postgres);
+    }
+    for store in stores {
+        let options = Options {
+            notes: 30,
+            store,
+            postgres_url: postgres_url.clone().unwrap_or_default(),
+            ..short_run(ScenarioKind::VaultImport)
+        };
+        // The run checks the counts of both imports itself and fails otherwise.
+        let report = pake_bench::scenarios::vault_import::run(&options).await?;
+        assert_eq!(report.notes, 30);
+        let mut printed = Vec::new();
+        report.print(&mut printed)?;
+        let printed = String::from_utf8(printed)?;
+        assert!(
+            printed.contains("vault-import, re-import (all unchanged)"),
+            "{printed}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn the_generated_vault_links_its_notes_to_each_other() {
+    let vault = pake_bench::scenarios::vault_import::vault(100);
+    assert_eq!(vault.len(), 100);
+    let (path, content) = &vault[7];
+    assert_eq!(path, "Area 7/Note 7.md");
+    let text = String::from_utf8_lossy(content);
+    assert!(text.contains("[[Note 52]]"), "{text}");
+    assert!(text.contains("(Note%208.md)"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_freshness_finds_every_probe_under_a_write_load() -> anyhow::Result<()> {
+    let options = Options {
+        probe_rate: 10.0,
+        duration: Duration::from_millis(500),
+        ..short_run(ScenarioKind::SearchFreshness)
+    };
+    let report = pake_bench::scenarios::freshness::run(&options).await?;
+
+    assert!(
+        report.failure_lines().is_empty(),
+        "{:?}",
+        report.failure_lines()
+    );
+    assert!(report.saturated.requests >= 2, "{:?}", report.saturated);
+    // Ticks at 0, 100, …, 400 ms of the window are recorded: five probes, each found.
+    assert!(
+        report.delays_micros.len() >= 4,
+        "{}",
+        report.delays_micros.len()
+    );
+    assert!(report.delay_millis(0.5) > 0.0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_is_measured_against_postgres_on_both_corpora() -> anyhow::Result<()> {
+    use pake_bench::eval::dataset::{Dataset, default_dir};
+    use pake_bench::scenarios::{search, search_corpus};
+    let Some(postgres_url) = postgres_url() else {
+        return Ok(());
+    };
+    let mut dataset = Dataset::load(&default_dir())?;
+    dataset.docs.truncate(40);
+    dataset.queries.truncate(5);
+    let corpora = [
+        search_corpus::cranfield(&dataset),
+        search_corpus::generated(&dataset, 30),
+    ];
+    let options = Options {
+        postgres_url,
+        ..short_run(ScenarioKind::Search)
+    };
+    let report = search::run_on(&options, &corpora).await?;
+    assert!(!report.failed(), "{:?}", report.failure_lines());
+    assert_eq!(report.corpora.len(), 2);
+    for corpus in &report.corpora {
+        // The fresh index rebuilt from the feed holds every note, and the generated queries,
+        // taken from the notes, all find something.
+        assert_eq!(corpus.rebuilt_docs as usize, corpus.notes, "{}", corpus.name);
+        assert!(corpus.pake.requests >= 2 && corpus.postgres.requests >= 2);
+        assert!(corpus.pake_hits.0 > 0.0, "{}: {:?}", corpus.name, corpus.pake_hits);
+    }
+    assert!(report.corpora[1].pake_hits.0 >= 1.0);
+    assert!(report.corpora[1].pg_hits > 0.0);
+    let mut printed = Vec::new();
+    pake_bench::Summary::print(&report, &mut printed)?;
+    assert!(String::from_utf8(printed)?.contains("| generated | 30 |"));
+    Ok(())
 }

@@ -175,6 +175,35 @@ pub async fn start(
     })
 }
 
+/// The JSON edge's options from configuration. `default_upstream` (the all-in-one's own gRPC
+/// URL) replaces `edge.upstream`; `edge.upstreams` still names single services.
+pub fn edge_options(config: &Config, default_upstream: Option<String>) -> pake_edge::EdgeOptions {
+    let edge = &config.edge;
+    pake_edge::EdgeOptions {
+        descriptor_set: edge.descriptor_set.clone(),
+        default_upstream: default_upstream.or_else(|| edge.upstream.clone()),
+        upstreams: edge.upstreams.clone(),
+        limits: pake_edge::Limits {
+            max_body_bytes: edge.max_body_bytes,
+            max_stream_body_bytes: edge.max_stream_body_bytes,
+        },
+        drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
+    }
+}
+
+/// Starts the JSON edge on `listener` (see [`edge_options`]); it stops when `shutdown` is
+/// triggered.
+pub async fn start_edge(
+    config: &Config,
+    default_upstream: Option<String>,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<pake_edge::EdgeHandle> {
+    let options = edge_options(config, default_upstream);
+    let edge = pake_edge::Edge::new(&options, shutdown).context("starting the JSON edge")?;
+    Ok(edge.serve(listener).await?)
+}
+
 /// Builds the identity service over `database` (migrating it first) and returns it with its
 /// token signer.
 pub async fn identity_service(

@@ -1,10 +1,13 @@
 //! Command-line arguments. Every flag is also a config key (`--grpc-listen` ↔ `grpc_listen` ↔
 //! `PAKE_GRPC_LISTEN`); flags win over the environment, which wins over the config file.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use pake_core::config::{LogFormat, LogOverrides, Overrides, ServiceRole, UpstreamOverrides};
+use pake_core::config::{
+    EdgeOverrides, LogFormat, LogOverrides, Overrides, ServiceRole, UpstreamOverrides,
+};
 
 /// PAKE — a knowledge engine: notes with tags, links and confidence, search, and sign-in.
 #[derive(Debug, Parser)]
@@ -85,15 +88,19 @@ pub enum ServeTarget {
     Knowledge,
     /// The search service alone (needs --identity-url and --knowledge-url).
     Search,
+    /// The JSON edge alone (needs --upstream-url or --upstream SERVICE=URL).
+    Edge,
 }
 
-impl From<ServeTarget> for ServiceRole {
-    fn from(target: ServeTarget) -> Self {
-        match target {
-            ServeTarget::All => ServiceRole::All,
-            ServeTarget::Identity => ServiceRole::Identity,
-            ServeTarget::Knowledge => ServiceRole::Knowledge,
-            ServeTarget::Search => ServiceRole::Search,
+impl ServeTarget {
+    /// The gRPC services this target runs; `None` for the edge alone.
+    pub fn role(self) -> Option<ServiceRole> {
+        match self {
+            ServeTarget::All => Some(ServiceRole::All),
+            ServeTarget::Identity => Some(ServiceRole::Identity),
+            ServeTarget::Knowledge => Some(ServiceRole::Knowledge),
+            ServeTarget::Search => Some(ServiceRole::Search),
+            ServeTarget::Edge => None,
         }
     }
 }
@@ -125,6 +132,30 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `pake_knowledge=debug,info`.
     #[arg(long, value_name = "FILTER")]
     pub log_filter: Option<String>,
+    /// JSON edge listen address, ip:port (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<String>,
+    /// Do not serve the JSON edge in the all-in-one.
+    #[arg(long)]
+    pub no_edge: bool,
+    /// Edge: an encoded FileDescriptorSet to serve instead of PAKE's own.
+    #[arg(long, value_name = "FILE")]
+    pub descriptor_set: Option<PathBuf>,
+    /// Edge: gRPC URL of every service without its own --upstream.
+    #[arg(long, value_name = "URL")]
+    pub upstream_url: Option<String>,
+    /// Edge: gRPC URL of one service, `package.Service=http://host:port` (repeatable).
+    #[arg(long = "upstream", value_name = "SERVICE=URL", value_parser = parse_upstream)]
+    pub upstreams: Vec<(String, String)>,
+    /// Edge: largest request body in bytes (default 4 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+fn parse_upstream(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(service, url)| (service.to_owned(), url.to_owned()))
+        .ok_or_else(|| format!("'{text}': expected package.Service=http://host:port"))
 }
 
 /// `--log-format` values.
@@ -152,12 +183,22 @@ impl ServeArgs {
                 knowledge: self.knowledge_url.clone(),
             }
         });
+        let edge = EdgeOverrides {
+            enabled: self.no_edge.then_some(false),
+            http_listen: self.http_listen.clone(),
+            descriptor_set: self.descriptor_set.clone(),
+            upstream: self.upstream_url.clone(),
+            upstreams: (!self.upstreams.is_empty())
+                .then(|| self.upstreams.iter().cloned().collect::<BTreeMap<_, _>>()),
+            max_body_bytes: self.max_body_bytes,
+        };
         Overrides {
             grpc_listen: self.grpc_listen.clone(),
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             log,
             upstream,
+            edge: (!edge.is_empty()).then_some(edge),
         }
     }
 }

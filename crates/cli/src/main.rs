@@ -58,7 +58,9 @@ async fn create_user(config_file: Option<&std::path::Path>, args: UserCreateArgs
 }
 
 async fn serve(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCode {
-    let role = ServiceRole::from(args.target);
+    let Some(role) = args.target.role() else {
+        return serve_edge_alone(config_file, args).await;
+    };
     let config = match Config::load(config_file, &args.overrides())
         .and_then(|config| config.validate_for(role).map(|()| config))
     {
@@ -96,7 +98,29 @@ async fn serve(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCo
             return ExitCode::from(1);
         }
     };
+    let edge = if role == ServiceRole::All && config.edge.enabled {
+        match start_local_edge(&config, app.grpc_url(), shutdown.clone()).await {
+            Ok(edge) => edge,
+            Err(code) => {
+                shutdown.trigger();
+                let _ = app.wait().await;
+                return code;
+            }
+        }
+    } else {
+        None
+    };
     print_banner(&config, role, app.grpc_addr());
+    if let Some(edge) = &edge {
+        print_edge_banner(edge.local_addr());
+    }
+    let edge_result = match edge {
+        Some(edge) => edge.wait().await.map_err(anyhow::Error::from),
+        None => Ok(()),
+    };
+    if let Err(error) = edge_result {
+        eprintln!("pake: {error:#}");
+    }
     match app.wait().await {
         Ok(()) => {
             tracing::info!("stopped");
@@ -107,6 +131,103 @@ async fn serve(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCo
             ExitCode::from(1)
         }
     }
+}
+
+/// Starts the all-in-one's JSON edge. An address in use is fatal only when the address was
+/// configured; on the default 127.0.0.1:8080 the gRPC services run on without the edge.
+async fn start_local_edge(
+    config: &Config,
+    grpc_url: String,
+    shutdown: Shutdown,
+) -> Result<Option<pake_edge::EdgeHandle>, ExitCode> {
+    let addr = match config.edge.http_listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr,
+        Err(error) => {
+            eprintln!("pake: edge.http_listen: {error}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) if config.edge.http_listen == pake_core::config::DEFAULT_HTTP_LISTEN => {
+            eprintln!(
+                "pake: JSON edge not started: http_listen {addr}: {error} (set --http-listen, or --no-edge)"
+            );
+            return Ok(None);
+        }
+        Err(error) => {
+            eprintln!("pake: http_listen {addr}: {error}");
+            return Err(ExitCode::from(1));
+        }
+    };
+    match pake::app::start_edge(config, Some(grpc_url), listener, shutdown).await {
+        Ok(edge) => Ok(Some(edge)),
+        Err(error) => {
+            eprintln!("pake: {error:#}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// `pake serve edge`: the JSON edge alone, in front of upstreams given by configuration.
+async fn serve_edge_alone(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCode {
+    let config = match Config::load(config_file, &args.overrides()).and_then(|config| {
+        let problems = config.edge.problems_alone();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(pake_core::config::ConfigError { problems })
+        }
+    }) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("pake: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    pake_core::telemetry::init(&config.log);
+    let addr = match config.edge.http_listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr,
+        Err(error) => {
+            eprintln!("pake: edge.http_listen: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("pake: http_listen {addr}: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let shutdown = Shutdown::new();
+    if let Err(error) = shutdown.trigger_on_signals() {
+        eprintln!("pake: installing signal handlers: {error}");
+        return ExitCode::from(1);
+    }
+    let edge = match pake::app::start_edge(&config, None, listener, shutdown).await {
+        Ok(edge) => edge,
+        Err(error) => {
+            eprintln!("pake: {error:#}");
+            return ExitCode::from(1);
+        }
+    };
+    print_edge_banner(edge.local_addr());
+    match edge.wait().await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("pake: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_edge_banner(addr: std::net::SocketAddr) {
+    println!("pake: http (JSON edge) listening on {addr}");
+    println!("  curl -s http://{addr}/.well-known/jwks.json");
 }
 
 /// What a person sees on start: where PAKE listens and a command that works against it.

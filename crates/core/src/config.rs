@@ -9,6 +9,9 @@
 #[path = "config_knowledge.rs"]
 mod knowledge;
 pub use knowledge::KnowledgeConfig;
+#[path = "config_edge.rs"]
+mod edge;
+pub use edge::{DEFAULT_HTTP_LISTEN, EdgeConfig, EdgeOverrides};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -149,7 +152,7 @@ impl Default for IdentityConfig {
             session_ttl_days: 30,
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
-            hashing_concurrency: 0,
+            hashing_concurrency: 1,
             hashing_queue: 64,
             trusted_proxies: Vec::new(),
             audit_retention_days: 365,
@@ -245,6 +248,8 @@ pub struct Config {
     pub knowledge: KnowledgeConfig,
     /// Shutdown behaviour.
     pub shutdown: ShutdownConfig,
+    /// The JSON edge.
+    pub edge: EdgeConfig,
 }
 
 impl Default for Config {
@@ -260,6 +265,7 @@ impl Default for Config {
             search: SearchConfig::default(),
             knowledge: KnowledgeConfig::default(),
             shutdown: ShutdownConfig::default(),
+            edge: EdgeConfig::default(),
         }
     }
 }
@@ -277,6 +283,8 @@ pub struct Overrides {
     pub log: Option<LogOverrides>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<UpstreamOverrides>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeOverrides>,
 }
 
 /// Flag overrides of [`LogConfig`].
@@ -517,6 +525,9 @@ impl Config {
         }
         for (key, message) in self.knowledge.problems() {
             problem(key, message);
+        }
+        for (key, message) in self.edge.problems() {
+            problem(&key, message);
         }
         if identity.hashing_queue == 0 {
             problem("identity.hashing_queue", "must be at least 1".to_owned());

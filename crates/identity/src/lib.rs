@@ -30,6 +30,7 @@ mod delete_user;
 mod export;
 pub mod item_disposal;
 pub mod normalize;
+pub mod hashing_pool;
 pub mod password;
 pub mod roles;
 pub mod service_tokens;

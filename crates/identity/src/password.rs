@@ -1,20 +1,21 @@
 //! Password rules and hashing: Argon2id (PHC strings) on a bounded pool off the async runtime.
 //!
 //! Hashing is deliberately slow (~25 ms per hash in release at OWASP parameters), so it never runs
-//! on the async runtime: at most `concurrency` hashes run at once on blocking threads and at most
-//! `queue` more wait. Beyond that, [`Hasher`] answers RESOURCE_EXHAUSTED with a retry delay, so a
-//! login flood cannot slow other RPCs. Unknown-user sign-ins verify against a dummy hash with the
+//! on the async runtime: at most `concurrency` hashes run at once on the dedicated, lower-priority
+//! threads of a [`HashingPool`] and at most `queue` more wait. Beyond that, [`Hasher`] answers
+//! RESOURCE_EXHAUSTED with a retry delay, so a login flood cannot slow other RPCs. Unknown-user sign-ins verify against a dummy hash with the
 //! same parameters ([`Hasher::verify_dummy`]) so all failures cost the same.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use pake_core::Error;
-use tokio::sync::Semaphore;
+
+use crate::hashing_pool::HashingPool;
 
 /// Shortest password, in bytes.
 pub const MIN_PASSWORD_BYTES: usize = 12;
@@ -59,8 +60,7 @@ pub fn check_new_password(password: &str, field: &str, context: &[&str]) -> Resu
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
-    permits: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
+    pool: HashingPool,
     queue: usize,
     dummy_hash: Arc<String>,
     verifications: Arc<AtomicU64>,
@@ -71,6 +71,7 @@ impl std::fmt::Debug for Hasher {
         f.debug_struct("Hasher")
             .field("m_cost", &self.params.m_cost())
             .field("t_cost", &self.params.t_cost())
+            .field("threads", &self.pool.threads())
             .field("queue", &self.queue)
             .finish_non_exhaustive()
     }
@@ -103,10 +104,11 @@ impl Hasher {
             .hash_password(b"dummy password for unknown users", &salt)
             .map_err(|e| Error::internal(e.to_string()))?
             .to_string();
+        let pool = HashingPool::start(concurrency, queue)
+            .map_err(|e| Error::internal(format!("starting the password-hashing threads: {e}")))?;
         Ok(Hasher {
             params,
-            permits: Arc::new(Semaphore::new(concurrency)),
-            waiting: Arc::new(AtomicUsize::new(0)),
+            pool,
             queue,
             dummy_hash: Arc::new(dummy_hash),
             verifications: Arc::new(AtomicU64::new(0)),
@@ -179,29 +181,14 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(Error::resource_exhausted(
-                        "too many sign-ins in progress; retry shortly",
-                        Duration::from_secs(1),
-                    )
-                    .with_reason("HASHING_QUEUE_FULL"));
-                }
-                let permit = self.permits.clone().acquire_owned().await;
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                permit.map_err(|e| Error::internal(e.to_string()))?
-            }
-        };
-        tokio::task::spawn_blocking(move || {
-            let result = work();
-            drop(permit);
-            result
-        })
-        .await
-        .map_err(|e| Error::internal(e.to_string()))?
+        match self.pool.run(work).await {
+            Ok(result) => result,
+            Err(crate::hashing_pool::Full) => Err(Error::resource_exhausted(
+                "too many sign-ins in progress; retry shortly",
+                Duration::from_secs(1),
+            )
+            .with_reason("HASHING_QUEUE_FULL")),
+        }
     }
 }
 

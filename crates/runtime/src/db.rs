@@ -16,6 +16,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use crate::db_write::{BeginWrite, WriteTransaction};
+
 /// Name of the SQLite file inside the data dir.
 pub const SQLITE_FILE_NAME: &str = "pake.db";
 
@@ -182,34 +184,6 @@ macro_rules! with_pool {
             $crate::db::Database::Postgres($pool) => $body,
         }
     };
-}
-
-/// Starting a write transaction the right way for each backend.
-pub trait BeginWrite {
-    /// The sqlx database type.
-    type Db: sqlx::Database;
-    /// SQLite: `BEGIN IMMEDIATE` (a deferred transaction that later upgrades to a writer fails
-    /// with SQLITE_BUSY at once instead of waiting); PostgreSQL: a plain `BEGIN`.
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
-    + Send;
-}
-
-impl BeginWrite for SqlitePool {
-    type Db = sqlx::Sqlite;
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
-    }
-}
-
-impl BeginWrite for PgPool {
-    type Db = sqlx::Postgres;
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
-    }
 }
 
 /// Microseconds since the Unix epoch, the time unit of every PAKE table.

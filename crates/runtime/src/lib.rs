@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod db;
+mod db_write;
 pub mod server;
 pub mod shutdown;
 pub mod sql;

@@ -49,8 +49,7 @@ impl GetItemScenario {
     /// Starts PAKE, signs a user up and in, creates `options.items` items and waits until the
     /// search index has applied them, so that no indexing runs while measuring.
     pub async fn prepare(options: &Options) -> anyhow::Result<Self> {
-        let identity = options.identity_config();
-        let server = PakeServer::start_with(|config| config.identity = identity).await?;
+        let server = PakeServer::start_for(options).await?;
         let run_time = options.warmup + options.duration;
         Self::prepare_on(server, options, Visibility::Unspecified, run_time).await
     }
@@ -186,7 +185,7 @@ async fn create_items(
         .await
 }
 
-fn sample_item(index: usize, visibility: Visibility) -> Item {
+pub(crate) fn sample_item(index: usize, visibility: Visibility) -> Item {
     Item {
         title: format!("Benchmark note {index}"),
         content: format!(

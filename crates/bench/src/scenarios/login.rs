@@ -109,7 +109,7 @@ pub async fn run(options: &Options) -> anyhow::Result<LoginReport> {
         "starting pake and registering {} accounts",
         options.accounts
     );
-    let server = PakeServer::start_with(|config| config.identity = identity).await?;
+    let server = PakeServer::start_for(options).await?;
     let measured = async {
         let channel = connect(&server.url).await?;
         let usernames = sign_up_many(&channel, "login_", options.accounts).await?;

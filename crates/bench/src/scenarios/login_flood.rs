@@ -5,16 +5,21 @@
 //! then without again. The two halves without the flood form the baseline, so a drift in the
 //! machine's speed cancels out; the goal is a GetItem p99 under the flood of at most 1.5 × the
 //! baseline's.
+//!
+//! To find out what slows GetItem, `--flood hashing` replaces the sign-ins by Argon2id
+//! verifications alone (no RPCs, no store) and `--flood spinning` by busy loops that take CPU
+//! time but leave memory and caches alone, each on as many threads as the hashing pool has.
 
 use std::io::{self, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pake_api::knowledge::item::Visibility;
 
 use crate::load::{self, LoadOptions, Measurement};
 use crate::machine::Machine;
-use crate::options::Options;
+use crate::options::{FloodKind, Options};
 use crate::report::{self, Summary, millis};
+use crate::scenarios::argon2_baseline;
 use crate::scenarios::get_item::{Credentials, GetItemScenario};
 use crate::scenarios::login::login_clients;
 use crate::scenarios::pake_server::{PakeServer, sign_up_many};
@@ -44,8 +49,7 @@ pub struct LoginFloodReport {
 
 /// Starts PAKE with `--items` items and `--accounts` accounts, then measures the three phases.
 pub async fn run(options: &Options) -> anyhow::Result<LoginFloodReport> {
-    let identity = options.identity_config();
-    let server = PakeServer::start_with(|config| config.identity = identity).await?;
+    let server = PakeServer::start_for(options).await?;
     let run_time = (options.warmup + options.duration) * 2;
     let scenario =
         GetItemScenario::prepare_on(server, options, Visibility::Unspecified, run_time).await?;
@@ -87,17 +91,33 @@ async fn measure(
     let mut baseline = load::drive(get_items, &paced.divided(2)).await?;
 
     eprintln!(
-        "GetItem at {} calls/s while {} clients sign in back to back",
-        options.rate, options.flood_clients
+        "GetItem at {} calls/s under a flood of {:?}",
+        options.rate, options.flood
     );
     let get_items = scenario
         .clients(options.concurrency, Credentials::Token)
         .await?;
-    let floods = login_clients(&url, &usernames, options.flood_clients).await?;
-    let (under_flood, flood) = tokio::join!(
-        load::drive(get_items, &paced),
-        load::drive(floods, &flood_load)
-    );
+    let threads = options.hashing_threads();
+    let (under_flood, flood) = match options.flood {
+        FloodKind::SignIns => {
+            let floods = login_clients(&url, &usernames, options.flood_clients).await?;
+            tokio::join!(
+                load::drive(get_items, &paced),
+                load::drive(floods, &flood_load)
+            )
+        }
+        FloodKind::Hashing => {
+            let identity = options.identity_config();
+            let hashing =
+                argon2_baseline::measure(&identity, threads, options.warmup, options.duration);
+            let (under_flood, hashed) = tokio::join!(load::drive(get_items, &paced), hashing);
+            (under_flood, hashed.map(hashes_as_measurement))
+        }
+        FloodKind::Spinning => {
+            let spinning = spin(threads, options.warmup + options.duration);
+            tokio::join!(load::drive(get_items, &paced), spinning)
+        }
+    };
 
     eprintln!("GetItem at {} calls/s without a flood, again", options.rate);
     let get_items = scenario
@@ -105,6 +125,46 @@ async fn measure(
         .await?;
     baseline.append(load::drive(get_items, &paced.divided(2)).await?)?;
     Ok((baseline, under_flood?, flood?))
+}
+
+/// The hashing flood as a measurement: verifications as calls.
+fn hashes_as_measurement(rate: argon2_baseline::HashRate) -> Measurement {
+    Measurement {
+        requests: rate.verifications,
+        errors: 0,
+        first_error: None,
+        elapsed: rate.elapsed,
+        latency_micros: rate.latency_micros,
+    }
+}
+
+/// Busy loops on `threads` blocking threads for `length`; the measurement counts the loops'
+/// seconds as calls (no latency).
+async fn spin(threads: usize, length: Duration) -> anyhow::Result<Measurement> {
+    let until = Instant::now() + length;
+    let spinners: Vec<_> = (0..threads)
+        .map(|_| {
+            tokio::task::spawn_blocking(move || {
+                let mut value = 1u64;
+                while Instant::now() < until {
+                    for _ in 0..10_000 {
+                        value = std::hint::black_box(value.wrapping_mul(31).wrapping_add(7));
+                    }
+                }
+                value
+            })
+        })
+        .collect();
+    for spinner in spinners {
+        spinner.await?;
+    }
+    Ok(Measurement {
+        requests: 0,
+        errors: 0,
+        first_error: None,
+        elapsed: length,
+        latency_micros: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)?,
+    })
 }
 
 impl LoginFloodReport {
@@ -125,12 +185,17 @@ impl Summary for LoginFloodReport {
         writeln!(
             out,
             "getitem-under-login-flood: GetItem offered at {} calls/s by {} paced clients; \
-             flood: {} clients signing in over {} accounts; hashing pool {} threads \
-             (identity.hashing_concurrency = {}), {} CPUs",
+             flood: {}; hashing pool {} threads (identity.hashing_concurrency = {}), {} CPUs",
             self.options.rate,
             self.options.concurrency,
-            self.options.flood_clients,
-            self.options.accounts,
+            match self.options.flood {
+                FloodKind::SignIns => format!(
+                    "{} clients signing in over {} accounts",
+                    self.options.flood_clients, self.options.accounts
+                ),
+                FloodKind::Hashing => "Argon2id verifications alone (no RPCs)".to_owned(),
+                FloodKind::Spinning => "busy loops (no memory traffic)".to_owned(),
+            },
             self.hashing_threads,
             self.options.identity_config().hashing_concurrency,
             self.machine.cpus,
@@ -156,14 +221,21 @@ impl Summary for LoginFloodReport {
                 "—".into(),
             ),
             row(
-                "GetItem, login flood",
+                match self.options.flood {
+                    FloodKind::SignIns => "GetItem, login flood",
+                    FloodKind::Hashing => "GetItem, hashing flood",
+                    FloodKind::Spinning => "GetItem, busy loops",
+                },
                 &self.under_flood,
-                format!(
-                    "{:.1} (p50 {} ms, errors {})",
-                    flood.throughput(),
-                    millis(flood.quantile_millis(0.5)),
-                    flood.errors
-                ),
+                match self.options.flood {
+                    FloodKind::Spinning => "—".to_owned(),
+                    _ => format!(
+                        "{:.1} (p50 {} ms, errors {})",
+                        flood.throughput(),
+                        millis(flood.quantile_millis(0.5)),
+                        flood.errors
+                    ),
+                },
             ),
         ];
         let header = [
@@ -174,7 +246,7 @@ impl Summary for LoginFloodReport {
             "p99 ms",
             "max ms",
             "errors",
-            "sign-ins/s",
+            "flood: sign-ins (verifications)/s",
         ];
         report::table(out, &header, &[0], &rows)?;
         let ratio = self.p99_ratio();

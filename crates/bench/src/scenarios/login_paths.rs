@@ -70,7 +70,7 @@ pub async fn run(options: &Options) -> anyhow::Result<LoginPathsReport> {
         0 => options.hashing_threads(),
         count => count,
     };
-    let server = PakeServer::start_with(|config| config.identity = identity).await?;
+    let server = PakeServer::start_for_identity(options, identity).await?;
     let measured = async {
         let channel = connect(&server.url).await?;
         let usernames = sign_up_many(&channel, "paths_", clients).await?;

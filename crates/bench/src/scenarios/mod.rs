@@ -9,13 +9,21 @@
 //! [`crate::run_any`].
 
 pub mod argon2_baseline;
+pub mod create_item;
 pub mod echo;
+pub mod freshness;
 pub mod get_item;
 pub mod lockout;
 pub mod login;
 pub mod login_flood;
 pub mod login_paths;
 pub mod pake_server;
+pub mod scratch_database;
+pub mod search;
+pub mod search_corpus;
+pub mod search_pake;
+pub mod search_postgres;
+pub mod vault_import;
 pub mod verify_token;
 
 use std::future::Future;
@@ -33,15 +41,24 @@ pub enum ScenarioKind {
     Echo,
     /// GetItem on random items of one signed-in user, through the all-in-one `pake serve`.
     GetItem,
+    /// CreateItem of new notes by one signed-in user, through the all-in-one `pake serve`.
+    CreateItem,
     /// CreateSession throughput against Argon2id verification alone at the pool's size.
     Login,
     /// Latency of unknown user, wrong password, locked account and success, side by side.
     LoginPaths,
     /// The verifier alone, and GetItem with a token against GetItem anonymously.
     VerifyToken,
+    /// How soon a new item is found by Search (no `min_cursor`) under a write load.
+    SearchFreshness,
+    /// ImportItems of a generated vault of `--notes` notes, then again unchanged (notes/s).
+    VaultImport,
     /// GetItem latency at a fixed rate with and without a concurrent login flood.
     #[value(name = "getitem-under-login-flood")]
     GetItemUnderLoginFlood,
+    /// Search on Cranfield and on `--notes` generated notes against PostgreSQL full-text search
+    /// on the same queries, and the index build rate from the feed.
+    Search,
 }
 
 impl ScenarioKind {
@@ -50,17 +67,24 @@ impl ScenarioKind {
         match self {
             ScenarioKind::Echo => "echo",
             ScenarioKind::GetItem => "get-item",
+            ScenarioKind::CreateItem => "create-item",
             ScenarioKind::Login => "login",
             ScenarioKind::LoginPaths => "login-paths",
             ScenarioKind::VerifyToken => "verify-token",
             ScenarioKind::GetItemUnderLoginFlood => "getitem-under-login-flood",
+            ScenarioKind::VaultImport => "vault-import",
+            ScenarioKind::SearchFreshness => "search-freshness",
+            ScenarioKind::Search => "search",
         }
     }
 
     /// Whether the scenario is measured against the echo ceiling (the others have baselines
     /// of their own).
     pub fn against_echo(self) -> bool {
-        matches!(self, ScenarioKind::Echo | ScenarioKind::GetItem)
+        matches!(
+            self,
+            ScenarioKind::Echo | ScenarioKind::GetItem | ScenarioKind::CreateItem
+        )
     }
 }
 
@@ -103,6 +127,10 @@ pub async fn measure_kind(kind: ScenarioKind, options: &Options) -> anyhow::Resu
         ScenarioKind::Echo => measure(echo::EchoScenario::start().await?, &load).await,
         ScenarioKind::GetItem => {
             let scenario = get_item::GetItemScenario::prepare(options).await?;
+            measure(scenario, &load).await
+        }
+        ScenarioKind::CreateItem => {
+            let scenario = create_item::CreateItemScenario::prepare(options).await?;
             measure(scenario, &load).await
         }
         kind => anyhow::bail!(

@@ -1,6 +1,7 @@
 //! The system under test: the all-in-one `pake serve` started in-process on a loopback port
-//! over a fresh temporary data dir (SQLite, generated signing key), and a user signed up and in
-//! through the public API, as a client would. Shared by every scenario against PAKE.
+//! over a fresh temporary data dir (SQLite, generated signing key) or, with `--store postgres`,
+//! a fresh PostgreSQL database, and a user signed up and in through the public API, as a
+//! client would. Shared by every scenario against PAKE.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -16,7 +17,9 @@ use tempfile::TempDir;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 
+use crate::options::{Options, StoreKind};
 use crate::scenarios::connect;
+use crate::scenarios::scratch_database::ScratchDatabase;
 
 /// Lifetime of the benchmark user's access token: the longest the configuration allows, so a
 /// run of up to about a quarter of an hour needs no refresh.
@@ -34,6 +37,7 @@ pub struct PakeServer {
     pub url: String,
     shutdown: Shutdown,
     handle: AppHandle,
+    database: Option<ScratchDatabase>,
     _data_dir: TempDir,
 }
 
@@ -54,9 +58,43 @@ impl PakeServer {
         Self::start_with(|_| {}).await
     }
 
+    /// Starts every service on the store of `--store`, with the identity configuration of
+    /// the options (`--hashing-concurrency`).
+    pub async fn start_for(options: &Options) -> anyhow::Result<Self> {
+        Self::start_for_identity(options, options.identity_config()).await
+    }
+
+    /// [`start_for`](Self::start_for) with this identity configuration.
+    pub async fn start_for_identity(
+        options: &Options,
+        identity: pake_core::config::IdentityConfig,
+    ) -> anyhow::Result<Self> {
+        let database = match options.store {
+            StoreKind::Sqlite => None,
+            StoreKind::Postgres => Some(ScratchDatabase::create(&options.postgres_url).await?),
+        };
+        let url = database.as_ref().map(|database| database.url.clone());
+        Self::start_on(database, move |config| {
+            config.identity = pake_core::config::IdentityConfig {
+                access_token_ttl_secs: ACCESS_TOKEN_TTL.as_secs(),
+                ..identity
+            };
+            config.database_url = url.map(pake_core::config::SecretString::new);
+        })
+        .await
+    }
+
     /// Starts every service with the defaults changed by `adjust` (which sees the temporary
     /// data dir and the benchmark's token lifetime already set).
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+        Self::start_on(None, adjust).await
+    }
+
+    /// Starts every service, owning `database` (dropped when the server stops).
+    async fn start_on(
+        database: Option<ScratchDatabase>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir().context("creating a temporary data dir")?;
         let mut config = Config {
             grpc_listen: "127.0.0.1:0".to_owned(),
@@ -69,13 +107,21 @@ impl PakeServer {
             .await
             .context("binding pake to a loopback port")?;
         let shutdown = Shutdown::new();
-        let handle = pake::start(&config, ServiceRole::All, listener, shutdown.clone())
-            .await
-            .context("starting pake serve in-process")?;
+        let handle = match pake::start(&config, ServiceRole::All, listener, shutdown.clone()).await
+        {
+            Ok(handle) => handle,
+            Err(error) => {
+                if let Some(database) = database {
+                    database.drop_database().await.ok();
+                }
+                return Err(error.context("starting pake serve in-process"));
+            }
+        };
         Ok(PakeServer {
             url: handle.grpc_url(),
             shutdown,
             handle,
+            database,
             _data_dir: data_dir,
         })
     }
@@ -103,10 +149,19 @@ impl PakeServer {
         })
     }
 
-    /// Triggers shutdown and waits for the drain.
+    /// The URL of the PostgreSQL database the server runs on, if it does.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|database| database.url.as_str())
+    }
+
+    /// Triggers shutdown, waits for the drain, then drops the scratch database if any.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.trigger();
-        self.handle.wait().await.context("stopping pake")
+        let stopped = self.handle.wait().await.context("stopping pake");
+        if let Some(database) = self.database {
+            database.drop_database().await?;
+        }
+        stopped
     }
 }
 

@@ -63,8 +63,7 @@ pub struct VerifyTokenReport {
 
 /// Starts PAKE with `--items` public items, times the verifier alone, then the two pairs.
 pub async fn run(options: &Options) -> anyhow::Result<VerifyTokenReport> {
-    let identity = options.identity_config();
-    let server = PakeServer::start_with(|config| config.identity = identity).await?;
+    let server = PakeServer::start_for(options).await?;
     let run_time = VERIFIER_WINDOW + (options.warmup + options.duration) * 2;
     let scenario =
         GetItemScenario::prepare_on(server, options, Visibility::Public, run_time).await?;

@@ -1,48 +1,106 @@
-//! Text analysis, configured in this one place so it can be measured and changed (the index
-//! schema refers to the analyzers by name; changing one requires a rebuild of the index).
+//! Text analysis, configured in this one place so it can be measured and changed.
 //!
-//! - [`text_analyzer`] (English): title, content and tags for BM25 and phrases. Splits at
-//!   anything that is not a letter or digit (`e-mail` is `e mail`), drops tokens longer than
-//!   [`MAX_TOKEN_BYTES`], lower-cases, stems (Snowball English). No stop words.
-//! - [`words_analyzer`]: the same without stemming, for typo-tolerant and prefix matching
-//!   against the words as written.
+//! - The English analyzer ([`Analysis::text_analyzer`]): title, content and tags for BM25 and
+//!   phrases. Splits at anything that is not a letter or digit (`e-mail` is `e mail`), drops
+//!   tokens longer than [`MAX_TOKEN_BYTES`], lower-cases, then — as [`Analysis`] says — drops
+//!   English stop words and stems (Snowball English). The default was chosen by measurement on
+//!   the Cranfield collection (`pake-eval --sweep`, docs/search.md).
+//! - [`words_analyzer`]: split, drop long tokens, lower-case; no stop words, no stemming: for
+//!   typo-tolerant and prefix matching against the words as written, and for Suggest.
 //! - [`markdown_to_plain`]: item content is indexed, stored and snippeted as plain text.
+//!
+//! The index schema refers to the analyzers by name, and the names carry
+//! [`ANALYSIS_VERSION`] and the [`Analysis`] options: an index built with any other analysis
+//! has another schema, so opening it reports it as incompatible and it is rebuilt. Bump the
+//! version whenever what an analyzer does changes.
 
 use pulldown_cmark::{Event, Options, Parser, TagEnd};
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
     TokenizerManager,
 };
 
-/// Name of the English analyzer in the index's tokenizer manager.
-pub const TEXT_ANALYZER: &str = "pake_en";
-/// Name of the unstemmed analyzer in the index's tokenizer manager.
-pub const WORDS_ANALYZER: &str = "pake_words";
+/// Version of the analyzers' behaviour, part of their names in the index schema.
+pub const ANALYSIS_VERSION: u32 = 2;
 /// Tokens longer than this (in bytes) are not indexed.
 pub const MAX_TOKEN_BYTES: usize = 40;
 
-/// The English analyzer: split, drop long tokens, lower-case, stem.
-pub fn text_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(LowerCaser)
-        .filter(Stemmer::new(Language::English))
-        .build()
+/// How the English text fields are analysed. Fixed when an index is created (an index built
+/// with other options is incompatible and rebuilt); [`Analysis::default`] is what the service
+/// uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Analysis {
+    /// Snowball English stemming (`retrieving` and `retrieval` are `retriev`).
+    pub stemming: bool,
+    /// Drop English stop words (tantivy's list, Lucene's 33 words: `a`, `the`, `of`, ...).
+    pub stop_words: bool,
 }
 
-/// The unstemmed analyzer: [`text_analyzer`] without the stemmer, so its tokens correspond
-/// one-to-one (same offsets and positions) to the English analyzer's.
+impl Default for Analysis {
+    /// Stemming and stop words: the best of the four on Cranfield's odd queries with the
+    /// allowed boosts (`pake-eval --sweep`, docs/search.md).
+    fn default() -> Self {
+        Analysis {
+            stemming: true,
+            stop_words: true,
+        }
+    }
+}
+
+impl Analysis {
+    /// Name of the English analyzer in the schema and the tokenizer manager.
+    pub fn text_analyzer_name(&self) -> String {
+        format!(
+            "pake_en_v{ANALYSIS_VERSION}{}{}",
+            if self.stemming { "_stem" } else { "" },
+            if self.stop_words { "_stop" } else { "" }
+        )
+    }
+
+    /// Name of the unstemmed analyzer in the schema and the tokenizer manager.
+    pub fn words_analyzer_name(&self) -> String {
+        format!("pake_words_v{ANALYSIS_VERSION}")
+    }
+
+    /// The English analyzer: split, drop long tokens, lower-case, then drop stop words and stem
+    /// as configured. Positions are those of [`words_analyzer`] (a dropped stop word leaves a
+    /// gap), and so are the offsets.
+    pub fn text_analyzer(&self) -> TextAnalyzer {
+        let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+            .filter(LowerCaser)
+            .dynamic();
+        if self.stop_words {
+            // Compiled in with tantivy's default `stopwords` feature.
+            if let Some(stop_words) = StopWordFilter::new(Language::English) {
+                builder = builder.filter_dynamic(stop_words);
+            }
+        }
+        if self.stemming {
+            builder = builder.filter_dynamic(Stemmer::new(Language::English));
+        }
+        builder.build()
+    }
+
+    /// Registers both analyzers under their names.
+    pub(crate) fn register(&self, manager: &TokenizerManager) {
+        manager.register(&self.text_analyzer_name(), self.text_analyzer());
+        manager.register(&self.words_analyzer_name(), words_analyzer());
+    }
+}
+
+/// The default English analyzer ([`Analysis::default`]).
+pub fn text_analyzer() -> TextAnalyzer {
+    Analysis::default().text_analyzer()
+}
+
+/// The unstemmed analyzer: split, drop long tokens, lower-case. Its tokens have the same
+/// offsets and positions as the English analyzer's, which has fewer when it drops stop words.
 pub fn words_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .build()
-}
-
-/// Registers both analyzers under their names.
-pub(crate) fn register(manager: &TokenizerManager) {
-    manager.register(TEXT_ANALYZER, text_analyzer());
-    manager.register(WORDS_ANALYZER, words_analyzer());
 }
 
 /// One token of analysed text.
@@ -134,13 +192,54 @@ mod tests {
 
     #[test]
     fn english_analysis_stems_and_splits() {
-        let tokens = analyze(&mut text_analyzer(), "Retrieval of E-mail, RETRIEVING it");
+        let stemming = Analysis {
+            stemming: true,
+            stop_words: false,
+        };
+        let tokens = analyze(
+            &mut stemming.text_analyzer(),
+            "Retrieval of E-mail, RETRIEVING it",
+        );
         let terms: Vec<&str> = tokens.iter().map(|t| t.term.as_str()).collect();
         assert_eq!(terms, vec!["retriev", "of", "e", "mail", "retriev", "it"]);
         assert_eq!((tokens[2].from, tokens[2].to), (13, 14));
+        // The default also drops stop words.
+        let tokens = analyze(&mut text_analyzer(), "Retrieval of E-mail, RETRIEVING it");
+        let terms: Vec<&str> = tokens.iter().map(|t| t.term.as_str()).collect();
+        assert_eq!(terms, vec!["retriev", "e", "mail", "retriev"]);
         let raw = analyze(&mut words_analyzer(), "Retrieval of E-mail");
         assert_eq!(raw[0].term, "retrieval");
         assert_eq!(raw.len(), 4);
+    }
+
+    #[test]
+    fn stop_words_are_dropped_leaving_position_gaps() {
+        let analysis = Analysis {
+            stemming: false,
+            stop_words: true,
+        };
+        let tokens = analyze(&mut analysis.text_analyzer(), "Angle of the attacks");
+        let terms: Vec<(&str, usize)> = tokens
+            .iter()
+            .map(|t| (t.term.as_str(), t.position))
+            .collect();
+        assert_eq!(terms, vec![("angle", 0), ("attacks", 3)]);
+        assert_eq!((tokens[1].from, tokens[1].to), (13, 20));
+    }
+
+    #[test]
+    fn every_analysis_has_its_own_analyzer_name() {
+        let mut names = std::collections::HashSet::new();
+        for stemming in [false, true] {
+            for stop_words in [false, true] {
+                let analysis = Analysis {
+                    stemming,
+                    stop_words,
+                };
+                assert!(names.insert(analysis.text_analyzer_name()), "{analysis:?}");
+            }
+        }
+        assert!(Analysis::default().text_analyzer_name().contains("_v2"));
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::ops::Bound;
 
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery,
-    Query as TantivyQuery, RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur,
+    PhraseQuery, Query as TantivyQuery, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
@@ -15,7 +15,7 @@ use super::analysis::{AnalyzedToken, analyze};
 use super::highlight::Highlighter;
 use super::query::{ParsedQuery, TagMatch};
 use super::schema::Fields;
-use super::{Access, Error, FUZZY_BOOST, PREFIX_BOOST, Query, TITLE_BOOST, Visibility};
+use super::{Access, Boosts, Error, Query, Visibility};
 
 pub(crate) type Clause = Box<dyn TantivyQuery>;
 
@@ -67,12 +67,12 @@ pub(crate) fn any_of(clauses: Vec<Clause>) -> Clause {
     ))
 }
 
-/// The exact BM25 clauses of one analysed term: title (boosted), content, tags.
-pub(crate) fn word_clauses(fields: &Fields, stem: &str) -> [Clause; 3] {
+/// The exact BM25 clauses of one analysed term: title (boosted by `title_boost`), content, tags.
+pub(crate) fn word_clauses(fields: &Fields, stem: &str, title_boost: f32) -> [Clause; 3] {
     [
         Box::new(BoostQuery::new(
             Box::new(scored_term(fields.title, stem)),
-            TITLE_BOOST,
+            title_boost,
         )),
         Box::new(scored_term(fields.content, stem)),
         Box::new(scored_term(fields.tags_text, stem)),
@@ -80,13 +80,13 @@ pub(crate) fn word_clauses(fields: &Fields, stem: &str) -> [Clause; 3] {
 }
 
 /// A phrase over title (boosted) or content; `None` when the phrase has no terms.
-fn phrase_clause(fields: &Fields, tokens: &[AnalyzedToken]) -> Option<Clause> {
+fn phrase_clause(fields: &Fields, tokens: &[AnalyzedToken], title_boost: f32) -> Option<Clause> {
     let first = tokens.first()?;
     if tokens.len() == 1 {
         return Some(any_of(vec![
             Box::new(BoostQuery::new(
                 Box::new(scored_term(fields.title, &first.term)),
-                TITLE_BOOST,
+                title_boost,
             )),
             Box::new(scored_term(fields.content, &first.term)),
         ]));
@@ -100,7 +100,7 @@ fn phrase_clause(fields: &Fields, tokens: &[AnalyzedToken]) -> Option<Clause> {
         )
     };
     Some(any_of(vec![
-        Box::new(BoostQuery::new(Box::new(phrase(fields.title)), TITLE_BOOST)),
+        Box::new(BoostQuery::new(Box::new(phrase(fields.title)), title_boost)),
         Box::new(phrase(fields.content)),
     ]))
 }
@@ -150,36 +150,48 @@ pub(crate) fn access_clause(fields: &Fields, access: &Access) -> Option<Clause> 
     }
 }
 
-/// Compiles `parsed` with the request's time ranges for `access`.
+/// Compiles `parsed` with the request's time ranges for `access`, weighted by `boosts`.
 pub(crate) fn compile(
     parsed: &ParsedQuery,
     request: &Query,
     access: &Access,
     fields: &Fields,
     analyzers: &mut Analyzers,
+    boosts: &Boosts,
 ) -> Result<Compiled, Error> {
     let mut highlighter = Highlighter::default();
     let mut must: Vec<Clause> = Vec::new();
     let mut must_not: Vec<Clause> = Vec::new();
 
-    // Words: exact BM25 clauses, then low constant-score typo and prefix clauses.
+    // Words: exact BM25 clauses, then low constant-score typo and prefix clauses. The English
+    // analyzer's tokens are those of the unstemmed one (same positions) minus stop words.
     let mut words: Vec<Clause> = Vec::new();
+    let mut word_tokens = 0;
     for word in &parsed.words {
         let raw = analyze(&mut analyzers.words, &word.text);
-        let stems = analyze(&mut analyzers.text, &word.text);
+        word_tokens += raw.len();
+        let mut stems = analyze(&mut analyzers.text, &word.text)
+            .into_iter()
+            .peekable();
         let last = raw.len().saturating_sub(1);
-        for (i, (raw, stem)) in raw.iter().zip(&stems).enumerate() {
-            words.extend(word_clauses(fields, &stem.term));
-            highlighter.stems.insert(stem.term.clone());
-            if let Some(distance) = typo_distance(&raw.term) {
+        for (i, raw) in raw.iter().enumerate() {
+            let stem = stems.next_if(|stem| stem.position == raw.position);
+            if let Some(stem) = &stem {
+                words.extend(word_clauses(fields, &stem.term, boosts.title));
+                highlighter.stems.insert(stem.term.clone());
+            }
+            if let Some(distance) = typo_distance(&raw.term)
+                && stem.is_some()
+                && boosts.fuzzy > 0.0
+            {
                 let fuzzy = FuzzyTermQuery::new(term(fields.words, &raw.term), distance, true);
                 highlighter.fuzzy.push(fuzzy.automaton()?);
-                words.push(Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST)));
+                words.push(Box::new(BoostQuery::new(Box::new(fuzzy), boosts.fuzzy)));
             }
-            if word.prefix && i == last {
+            if word.prefix && i == last && boosts.prefix > 0.0 {
                 let prefix = FuzzyTermQuery::new_prefix(term(fields.words, &raw.term), 0, true);
                 highlighter.prefixes.push(raw.term.clone());
-                words.push(Box::new(BoostQuery::new(Box::new(prefix), PREFIX_BOOST)));
+                words.push(Box::new(BoostQuery::new(Box::new(prefix), boosts.prefix)));
             }
         }
     }
@@ -188,7 +200,7 @@ pub(crate) fn compile(
     let mut phrases: Vec<Clause> = Vec::new();
     for phrase in &parsed.phrases {
         let tokens = analyze(&mut analyzers.text, phrase);
-        if let Some(clause) = phrase_clause(fields, &tokens) {
+        if let Some(clause) = phrase_clause(fields, &tokens, boosts.title) {
             phrases.push(clause);
             match tokens.as_slice() {
                 [single] => {
@@ -201,6 +213,10 @@ pub(crate) fn compile(
         }
     }
 
+    // Words that are all stop words match nothing (rather than everything, as no words would).
+    if word_tokens > 0 && words.is_empty() && phrases.is_empty() {
+        must.push(Box::new(EmptyQuery));
+    }
     let scored = !words.is_empty() || !phrases.is_empty();
     let mut should: Vec<Clause> = Vec::new();
     if !phrases.is_empty() {
@@ -213,12 +229,12 @@ pub(crate) fn compile(
     // Exclusions: whatever the term would match, without typo tolerance or prefix.
     for word in &parsed.excluded_words {
         for stem in analyze(&mut analyzers.text, word) {
-            must_not.extend(word_clauses(fields, &stem.term));
+            must_not.extend(word_clauses(fields, &stem.term, boosts.title));
         }
     }
     for phrase in &parsed.excluded_phrases {
         let tokens = analyze(&mut analyzers.text, phrase);
-        must_not.extend(phrase_clause(fields, &tokens));
+        must_not.extend(phrase_clause(fields, &tokens, boosts.title));
     }
 
     // Filters and access: required, score 0.

@@ -14,7 +14,7 @@ use tantivy::collector::DocSetCollector;
 use tantivy::query::{BooleanQuery, Occur};
 use tantivy::{Searcher, TantivyDocument};
 
-use super::analysis::{TEXT_ANALYZER, analyze};
+use super::analysis::analyze;
 use super::compile::{Clause, access_clause, any_of, exact_term, filter, term, word_clauses};
 use super::highlight::Highlighter;
 use super::schema::{self, Fields, StoredItem};
@@ -97,7 +97,7 @@ impl SearchIndex {
             return Ok(None);
         };
         let fields = *self.fields();
-        let mut analyzer = self.analyzer(TEXT_ANALYZER)?;
+        let mut analyzer = self.text_analyzer()?;
         let mut counts: BTreeMap<String, u32> = BTreeMap::new();
         let texts = [&source.title, &source.content]
             .into_iter()
@@ -116,7 +116,7 @@ impl SearchIndex {
         }
         let words: Vec<Clause> = terms
             .iter()
-            .flat_map(|t| word_clauses(&fields, t))
+            .flat_map(|t| word_clauses(&fields, t, self.boosts().title))
             .collect();
         let mut clauses = vec![
             (Occur::Must, any_of(words)),

@@ -5,7 +5,7 @@ use tantivy::schema::{
     FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 
-use super::analysis::{TEXT_ANALYZER, WORDS_ANALYZER, analyze, markdown_to_plain, words_analyzer};
+use super::analysis::{Analysis, analyze, markdown_to_plain, words_analyzer};
 use super::{Error, IndexedItem, Visibility};
 
 pub(crate) const NAME: &str = "name";
@@ -56,26 +56,29 @@ fn analysed(tokenizer: &str, record: IndexRecordOption) -> TextOptions {
     )
 }
 
-/// Builds the schema. An index whose stored schema differs (an older version) is reported as
-/// corrupt by `open_in_dir`, so that it is rebuilt.
-pub(crate) fn build() -> (Schema, Fields) {
+/// Builds the schema for `analysis` (the analyzers' names, which carry the analysis, are part of
+/// it). An index whose stored schema differs (an older version, another analysis) is reported
+/// as corrupt by `open_in_dir`, so that it is rebuilt.
+pub(crate) fn build(analysis: &Analysis) -> (Schema, Fields) {
+    let text_analyzer = analysis.text_analyzer_name();
+    let words_analyzer = analysis.words_analyzer_name();
     let mut b = Schema::builder();
     let keyword = STRING | STORED | FAST;
-    let text = analysed(TEXT_ANALYZER, IndexRecordOption::WithFreqsAndPositions);
+    let text = analysed(&text_analyzer, IndexRecordOption::WithFreqsAndPositions);
     let fields = Fields {
         name: b.add_text_field(NAME, keyword.clone()),
         title: b.add_text_field("title", text.clone().set_stored()),
         content: b.add_text_field("content", text.set_stored()),
         tags_text: b.add_text_field(
             "tags_text",
-            analysed(TEXT_ANALYZER, IndexRecordOption::WithFreqs),
+            analysed(&text_analyzer, IndexRecordOption::WithFreqs),
         ),
         tag: b.add_text_field(TAG, STRING | FAST),
         tag_orig: b.add_text_field(TAG_ORIG, STORED | FAST),
-        words: b.add_text_field("words", analysed(WORDS_ANALYZER, IndexRecordOption::Basic)),
+        words: b.add_text_field("words", analysed(&words_analyzer, IndexRecordOption::Basic)),
         title_words: b.add_text_field(
             "title_words",
-            analysed(WORDS_ANALYZER, IndexRecordOption::WithFreqsAndPositions),
+            analysed(&words_analyzer, IndexRecordOption::WithFreqsAndPositions),
         ),
         title_key: b.add_text_field("title_key", STRING),
         owner: b.add_text_field("owner", keyword.clone()),

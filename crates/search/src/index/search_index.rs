@@ -16,13 +16,13 @@ use tantivy::{
     TantivyDocument, TantivyError, Term,
 };
 
-use super::analysis::{self, TEXT_ANALYZER, WORDS_ANALYZER};
+use super::analysis::Analysis;
 use super::compile::{Analyzers, compile};
 use super::facets::FacetCollector;
 use super::highlight::Highlighter;
 use super::query::parse_query;
 use super::schema::{self, CONFIDENCE, CREATE_TIME, Fields, NAME, UPDATE_TIME};
-use super::{Access, Error, FacetCounts, Hit, IndexedItem, Order, Query, SearchPage};
+use super::{Access, Boosts, Error, FacetCounts, Hit, IndexedItem, Order, Query, SearchPage};
 
 /// Indexing threads of the writer (the service runs on 2 cores).
 const WRITER_THREADS: usize = 1;
@@ -33,6 +33,9 @@ const WRITER_HEAP_BYTES: usize = 64 << 20;
 #[derive(Clone)]
 pub struct SearchIndex {
     inner: Arc<Inner>,
+    /// Query-time weights of this handle (clones made by [`SearchIndex::with_boosts`] share
+    /// the index but not these).
+    boosts: Boosts,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -40,6 +43,8 @@ impl std::fmt::Debug for SearchIndex {
         f.debug_struct("SearchIndex")
             .field("applied_cursor", &self.applied_cursor())
             .field("num_docs", &self.num_docs())
+            .field("analysis", &self.inner.analysis)
+            .field("boosts", &self.boosts)
             .finish_non_exhaustive()
     }
 }
@@ -49,6 +54,7 @@ struct Inner {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    analysis: Analysis,
     applied_cursor: RwLock<Option<String>>,
 }
 
@@ -86,24 +92,61 @@ impl SearchIndex {
     /// Opens the index in `dir`, creating the directory and an empty index if needed. The files
     /// are checksummed on open: a damaged, truncated or incompatible index (including one built
     /// with an older schema) is [`Error::Corrupt`], so the caller can wipe `dir` and rebuild; a
-    /// directory locked by another writer is [`Error::Locked`].
+    /// directory locked by another writer is [`Error::Locked`]. Uses the default
+    /// [`Analysis`] and [`Boosts`].
     pub fn open_in_dir(dir: &Path) -> Result<Self, Error> {
+        Self::open_in_dir_with(dir, Analysis::default())
+    }
+
+    /// [`SearchIndex::open_in_dir`] with `analysis`: an index in `dir` built with another
+    /// analysis is [`Error::Corrupt`] (incompatible).
+    pub fn open_in_dir_with(dir: &Path, analysis: Analysis) -> Result<Self, Error> {
         std::fs::create_dir_all(dir)?;
         let directory =
             MmapDirectory::open(dir).map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
-        let (schema, fields) = schema::build();
+        let (schema, fields) = schema::build(&analysis);
         let index = Index::open_or_create(directory, schema).map_err(open_error)?;
-        Self::from_index(index, fields, true)
+        Self::from_index(index, fields, analysis, true)
     }
 
-    /// An empty index in memory (tests, embedded use).
+    /// An empty index in memory (tests, embedded use), with the default [`Analysis`] and
+    /// [`Boosts`].
     pub fn open_in_ram() -> Result<Self, Error> {
-        let (schema, fields) = schema::build();
-        Self::from_index(Index::create_in_ram(schema), fields, false)
+        Self::open_in_ram_with(Analysis::default())
     }
 
-    fn from_index(index: Index, fields: Fields, verify: bool) -> Result<Self, Error> {
-        analysis::register(index.tokenizers());
+    /// An empty index in memory analysed by `analysis` (for measuring alternatives).
+    pub fn open_in_ram_with(analysis: Analysis) -> Result<Self, Error> {
+        let (schema, fields) = schema::build(&analysis);
+        Self::from_index(Index::create_in_ram(schema), fields, analysis, false)
+    }
+
+    /// A handle on the same index whose queries (Search and FindRelated) are weighted by
+    /// `boosts` instead of this handle's.
+    pub fn with_boosts(&self, boosts: Boosts) -> Self {
+        SearchIndex {
+            inner: self.inner.clone(),
+            boosts,
+        }
+    }
+
+    /// The analysis the index is built with.
+    pub fn analysis(&self) -> Analysis {
+        self.inner.analysis
+    }
+
+    /// The query-time weights of this handle.
+    pub fn boosts(&self) -> Boosts {
+        self.boosts
+    }
+
+    fn from_index(
+        index: Index,
+        fields: Fields,
+        analysis: Analysis,
+        verify: bool,
+    ) -> Result<Self, Error> {
+        analysis.register(index.tokenizers());
         if verify {
             let damaged = index.validate_checksum().map_err(open_error)?;
             if !damaged.is_empty() {
@@ -125,8 +168,10 @@ impl SearchIndex {
                 reader,
                 writer: Mutex::new(writer),
                 fields,
+                analysis,
                 applied_cursor: RwLock::new(applied_cursor),
             }),
+            boosts: Boosts::default(),
         })
     }
 
@@ -240,7 +285,17 @@ impl SearchIndex {
         Ok(hits)
     }
 
-    pub(super) fn analyzer(&self, name: &str) -> Result<TextAnalyzer, Error> {
+    /// The English analyzer of this index.
+    pub(super) fn text_analyzer(&self) -> Result<TextAnalyzer, Error> {
+        self.analyzer(&self.inner.analysis.text_analyzer_name())
+    }
+
+    /// The unstemmed analyzer of this index.
+    pub(super) fn words_analyzer(&self) -> Result<TextAnalyzer, Error> {
+        self.analyzer(&self.inner.analysis.words_analyzer_name())
+    }
+
+    fn analyzer(&self, name: &str) -> Result<TextAnalyzer, Error> {
         self.inner.index.tokenizers().get(name).ok_or_else(|| {
             Error::Tantivy(TantivyError::InternalError(format!(
                 "analyzer {name} missing"
@@ -253,10 +308,17 @@ impl SearchIndex {
     pub fn search(&self, request: &Query, access: &Access) -> Result<SearchPage, Error> {
         let parsed = parse_query(&request.text)?;
         let mut analyzers = Analyzers {
-            text: self.analyzer(TEXT_ANALYZER)?,
-            words: self.analyzer(WORDS_ANALYZER)?,
+            text: self.text_analyzer()?,
+            words: self.words_analyzer()?,
         };
-        let compiled = compile(&parsed, request, access, &self.inner.fields, &mut analyzers)?;
+        let compiled = compile(
+            &parsed,
+            request,
+            access,
+            &self.inner.fields,
+            &mut analyzers,
+            &self.boosts,
+        )?;
         let searcher = self.inner.reader.searcher();
         let order = match request.order {
             Order::Relevance if !compiled.scored => Order::UpdateTimeDesc,

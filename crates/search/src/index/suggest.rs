@@ -9,7 +9,7 @@
 
 use tantivy::query::{BooleanQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery};
 
-use super::analysis::{WORDS_ANALYZER, analyze};
+use super::analysis::analyze;
 use super::compile::{Clause, access_clause, filter, term};
 use super::facets::FacetCollector;
 use super::schema::{self, Fields};
@@ -146,7 +146,7 @@ impl SearchIndex {
             }
         }
 
-        let mut analyzer = self.analyzer(WORDS_ANALYZER)?;
+        let mut analyzer = self.words_analyzer()?;
         let words: Vec<String> = analyze(&mut analyzer, &request.prefix)
             .into_iter()
             .map(|t| t.term)

@@ -124,6 +124,63 @@ fn commit_payload_survives_reopen_and_corruption_is_reported() {
 }
 
 #[test]
+fn an_index_built_with_another_analysis_is_incompatible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = Analysis {
+        stemming: !Analysis::default().stemming,
+        ..Analysis::default()
+    };
+    {
+        let index = SearchIndex::open_in_dir_with(dir.path(), other).expect("open");
+        index
+            .upsert(item("a", "Retrieval", "retrieving things"))
+            .expect("ok");
+        index.commit("c").expect("commit");
+    }
+    match SearchIndex::open_in_dir(dir.path()) {
+        Err(Error::Corrupt(_)) => {}
+        other => panic!("expected Corrupt, got {:?}", other.err()),
+    }
+    // The same analysis opens it.
+    let index = SearchIndex::open_in_dir_with(dir.path(), other).expect("open");
+    assert_eq!(index.analysis(), other);
+    assert_eq!(index.applied_cursor().as_deref(), Some("c"));
+}
+
+#[test]
+fn stop_words_are_not_searched_but_phrases_across_them_match() {
+    let analysis = Analysis {
+        stop_words: true,
+        ..Analysis::default()
+    };
+    let index = SearchIndex::open_in_ram_with(analysis).expect("open");
+    index
+        .upsert(item("a", "Flows", "the angle of attack of a wing"))
+        .expect("ok");
+    index
+        .upsert(item("b", "Flows", "a wing at the same attack angle"))
+        .expect("ok");
+    index.commit("1").expect("commit");
+    // `of` is a stop word: it matches nothing, alone or with a typo clause.
+    assert_eq!(search(&index, "of ").total, 0);
+    assert_eq!(
+        names(&search(&index, r#""angle of attack""#)),
+        vec!["items/a"]
+    );
+    // The boosts of a handle change the scores, not the matches.
+    let plain = search(&index, "angle flows ");
+    let boosted = index.with_boosts(Boosts {
+        title: 3.0 * Boosts::default().title,
+        ..Boosts::default()
+    });
+    let boosted_page = boosted
+        .search(&query("angle flows "), &Access::Service)
+        .expect("search");
+    assert_eq!(plain.total, boosted_page.total);
+    assert!(boosted_page.hits[0].score > plain.hits[0].score);
+}
+
+#[test]
 fn damaged_segment_file_is_corrupt() {
     let dir = tempfile::tempdir().expect("tempdir");
     {

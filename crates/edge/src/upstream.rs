@@ -1,0 +1,221 @@
+//! Generic gRPC calls to the upstreams: one lazily connected channel per upstream address,
+//! chosen by the gRPC service name, and a codec that passes encoded message bytes through
+//! (the edge encodes and decodes with the descriptor pool itself).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes};
+use futures::Stream;
+use http::uri::PathAndQuery;
+use tonic::Status;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder, Streaming};
+use tonic::metadata::MetadataMap;
+use tonic::transport::{Channel, Endpoint};
+
+/// An upstream address that is not a valid gRPC URL.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream {service}: {url:?} is not a valid gRPC URL ({message})")]
+pub struct Error {
+    service: String,
+    url: String,
+    message: String,
+}
+
+/// Where each gRPC service is.
+#[derive(Clone, Debug, Default)]
+pub struct Upstreams {
+    default: Option<(String, Channel)>,
+    by_service: HashMap<String, (String, Channel)>,
+}
+
+impl Upstreams {
+    /// Channels for `default` (every service not in `by_service`) and each mapped service.
+    pub fn new(
+        default: Option<&str>,
+        by_service: &BTreeMap<String, String>,
+    ) -> Result<Self, Error> {
+        let mut cache: HashMap<String, Channel> = HashMap::new();
+        let mut channel = |service: &str, url: &str| -> Result<(String, Channel), Error> {
+            if let Some(channel) = cache.get(url) {
+                return Ok((url.to_owned(), channel.clone()));
+            }
+            let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|error| Error {
+                service: service.to_owned(),
+                url: url.to_owned(),
+                message: error.to_string(),
+            })?;
+            let channel = endpoint
+                .connect_timeout(Duration::from_secs(5))
+                .tcp_nodelay(true)
+                .connect_lazy();
+            cache.insert(url.to_owned(), channel.clone());
+            Ok((url.to_owned(), channel))
+        };
+        let default = default.map(|url| channel("(default)", url)).transpose()?;
+        let mut map = HashMap::new();
+        for (service, url) in by_service {
+            map.insert(service.clone(), channel(service, url)?);
+        }
+        Ok(Upstreams {
+            default,
+            by_service: map,
+        })
+    }
+
+    /// The channel for `service`, if it has an upstream.
+    pub fn channel(&self, service: &str) -> Option<Channel> {
+        self.by_service
+            .get(service)
+            .or(self.default.as_ref())
+            .map(|(_, channel)| channel.clone())
+    }
+
+    /// Every distinct upstream (URL, channel), for readiness checks.
+    pub fn distinct(&self) -> Vec<(String, Channel)> {
+        let mut seen: BTreeMap<String, Channel> = BTreeMap::new();
+        for (url, channel) in self.default.iter().chain(self.by_service.values()) {
+            seen.entry(url.clone()).or_insert_with(|| channel.clone());
+        }
+        seen.into_iter().collect()
+    }
+}
+
+/// One call's request side.
+pub struct Call {
+    /// The upstream channel.
+    pub channel: Channel,
+    /// `/package.Service/Method`.
+    pub path: String,
+    /// The metadata to send.
+    pub metadata: MetadataMap,
+    /// The deadline, if any.
+    pub timeout: Option<Duration>,
+}
+
+impl Call {
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::from_parts(
+            self.metadata.clone(),
+            tonic::Extensions::default(),
+            message,
+        );
+        if let Some(timeout) = self.timeout {
+            request.set_timeout(timeout);
+        }
+        request
+    }
+
+    fn path(&self) -> Result<PathAndQuery, Status> {
+        PathAndQuery::try_from(self.path.as_str())
+            .map_err(|_| Status::internal("invalid method path"))
+    }
+
+    /// A unary call; the response metadata includes the trailers.
+    pub async fn unary(self, message: Bytes) -> Result<tonic::Response<Bytes>, Status> {
+        let request = self.request(message);
+        let path = self.path()?;
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        ready(&mut grpc).await?;
+        with_deadline(self.timeout, grpc.unary(request, path, BytesCodec)).await
+    }
+
+    /// A server-streaming call.
+    pub async fn server_streaming(
+        self,
+        message: Bytes,
+    ) -> Result<tonic::Response<Streaming<Bytes>>, Status> {
+        let request = self.request(message);
+        let path = self.path()?;
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        ready(&mut grpc).await?;
+        with_deadline(
+            self.timeout,
+            grpc.server_streaming(request, path, BytesCodec),
+        )
+        .await
+    }
+
+    /// A client-streaming call.
+    pub async fn client_streaming<S>(self, messages: S) -> Result<tonic::Response<Bytes>, Status>
+    where
+        S: Stream<Item = Bytes> + Send + 'static,
+    {
+        let request = self.request(messages);
+        let path = self.path()?;
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        ready(&mut grpc).await?;
+        with_deadline(
+            self.timeout,
+            grpc.client_streaming(request, path, BytesCodec),
+        )
+        .await
+    }
+}
+
+async fn ready(grpc: &mut tonic::client::Grpc<Channel>) -> Result<(), Status> {
+    grpc.ready()
+        .await
+        .map_err(|error| Status::from_error(Box::new(error)))
+        .map_err(|status| {
+            Status::unavailable(format!("upstream unavailable: {}", status.message()))
+        })
+}
+
+async fn with_deadline<T>(
+    timeout: Option<Duration>,
+    call: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    let Some(timeout) = timeout else {
+        return call.await;
+    };
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(timeout, call).await {
+        // The upstream enforces `grpc-timeout` too, and tonic reports its expiry as CANCELLED.
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled && started.elapsed() >= timeout =>
+        {
+            Err(Status::deadline_exceeded("deadline exceeded"))
+        }
+        Ok(result) => result,
+        Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
+    }
+}
+
+/// Passes encoded messages through unchanged.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BytesCodec;
+
+impl Codec for BytesCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = BytesCodec;
+    type Decoder = BytesCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        BytesCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        BytesCodec
+    }
+}
+
+impl Encoder for BytesCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for BytesCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
