@@ -179,3 +179,71 @@ async fn search_is_not_serving_while_it_cannot_read_the_change_feed() {
     search.stop().await;
     identity.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_caller_has_a_rate_limit_and_is_told_when_to_retry() {
+    use pake_api::knowledge::GetItemRequest;
+    use pake_api::knowledge::knowledge_service_client::KnowledgeServiceClient;
+    use tonic_types::StatusExt;
+
+    let app = pake_testkit::spawn_app_with(ServiceRole::All, |config| {
+        config.rate_limit.read_per_second = 2;
+        config.rate_limit.read_burst = 3;
+    })
+    .await;
+    let ada = pake_testkit::sign_up_and_in(&app, "ada").await;
+    let bob = pake_testkit::sign_up_and_in(&app, "bob").await;
+    let mut knowledge = KnowledgeServiceClient::new(app.channel().await);
+    let get = |token: &str| {
+        pake_testkit::authorized(
+            token,
+            GetItemRequest {
+                name: "items/01890000-0000-7000-8000-000000000000".to_owned(),
+            },
+        )
+    };
+
+    // The burst: each call reaches the handler (an absent item is NOT_FOUND).
+    for _ in 0..3 {
+        let status = knowledge
+            .get_item(get(&ada.access_token))
+            .await
+            .expect_err("absent");
+        assert_eq!(status.code(), tonic::Code::NotFound);
+    }
+    let limited = knowledge
+        .get_item(get(&ada.access_token))
+        .await
+        .expect_err("limited");
+    assert_eq!(
+        limited.code(),
+        tonic::Code::ResourceExhausted,
+        "{limited:?}"
+    );
+    let details = limited.get_error_details();
+    assert_eq!(
+        details.error_info().map(|info| info.reason.as_str()),
+        Some("RATE_LIMITED")
+    );
+    let delay = details
+        .retry_info()
+        .and_then(|retry| retry.retry_delay)
+        .expect("RetryInfo with a delay");
+    assert!(delay > std::time::Duration::ZERO && delay <= std::time::Duration::from_secs(1));
+
+    // Another caller has a budget of its own.
+    let other = knowledge
+        .get_item(get(&bob.access_token))
+        .await
+        .expect_err("absent");
+    assert_eq!(other.code(), tonic::Code::NotFound);
+
+    // After the delay the caller may call again.
+    tokio::time::sleep(delay).await;
+    let again = knowledge
+        .get_item(get(&ada.access_token))
+        .await
+        .expect_err("absent");
+    assert_eq!(again.code(), tonic::Code::NotFound, "{again:?}");
+    app.stop().await;
+}

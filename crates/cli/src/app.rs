@@ -70,6 +70,7 @@ pub async fn start(
         Duration::from_secs(config.shutdown.drain_timeout_secs),
         verifier,
     );
+    server.set_rate_limits(&config.rate_limit);
 
     let needs_database = role.runs(ServiceRole::Identity) || role.runs(ServiceRole::Knowledge);
     let database = if needs_database {

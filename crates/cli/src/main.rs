@@ -110,10 +110,12 @@ async fn serve(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCo
     } else {
         None
     };
-    print_banner(&config, role, app.grpc_addr());
-    if let Some(edge) = &edge {
-        print_edge_banner(edge.local_addr());
-    }
+    print_banner(
+        &config,
+        role,
+        app.grpc_addr(),
+        edge.as_ref().map(pake_edge::EdgeHandle::local_addr),
+    );
     let edge_result = match edge {
         Some(edge) => edge.wait().await.map_err(anyhow::Error::from),
         None => Ok(()),
@@ -227,11 +229,18 @@ async fn serve_edge_alone(config_file: Option<&std::path::Path>, args: ServeArgs
 
 fn print_edge_banner(addr: std::net::SocketAddr) {
     println!("pake: http (JSON edge) listening on {addr}");
+    println!("try:");
     println!("  curl -s http://{addr}/.well-known/jwks.json");
 }
 
-/// What a person sees on start: where PAKE listens and a command that works against it.
-fn print_banner(config: &Config, role: ServiceRole, addr: std::net::SocketAddr) {
+/// What a person sees on start: where PAKE listens and a command that works against it. The
+/// gRPC health line comes last (tests read the banner up to it).
+fn print_banner(
+    config: &Config,
+    role: ServiceRole,
+    addr: std::net::SocketAddr,
+    edge: Option<std::net::SocketAddr>,
+) {
     let services = match role {
         ServiceRole::All => "identity, knowledge and search",
         ServiceRole::Identity => "identity",
@@ -239,10 +248,16 @@ fn print_banner(config: &Config, role: ServiceRole, addr: std::net::SocketAddr) 
         ServiceRole::Search => "search",
     };
     println!("pake: grpc listening on {addr} ({services})");
+    if let Some(edge) = edge {
+        println!("pake: http (JSON edge) listening on {edge}");
+    }
     if config.database_url.is_none() && role != ServiceRole::Search {
         println!("pake: data in {}", config.data_dir.display());
     }
     println!("try:");
+    if let Some(edge) = edge {
+        println!("  curl -s http://{edge}/.well-known/jwks.json");
+    }
     println!("  grpcurl -plaintext {addr} list");
     println!("  grpcurl -plaintext -d '{{\"service\":\"\"}}' {addr} grpc.health.v1.Health/Check");
 }

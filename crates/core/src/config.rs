@@ -9,6 +9,9 @@
 #[path = "config_knowledge.rs"]
 mod knowledge;
 pub use knowledge::KnowledgeConfig;
+#[path = "config_rate_limit.rs"]
+mod rate_limit;
+pub use rate_limit::RateLimitConfig;
 #[path = "config_edge.rs"]
 mod edge;
 pub use edge::{DEFAULT_HTTP_LISTEN, EdgeConfig, EdgeOverrides};
@@ -250,6 +253,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     /// The JSON edge.
     pub edge: EdgeConfig,
+    /// Per-caller rate limits of the gRPC services.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl Default for Config {
@@ -266,6 +271,7 @@ impl Default for Config {
             knowledge: KnowledgeConfig::default(),
             shutdown: ShutdownConfig::default(),
             edge: EdgeConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -524,6 +530,9 @@ impl Config {
             );
         }
         for (key, message) in self.knowledge.problems() {
+            problem(key, message);
+        }
+        for (key, message) in self.rate_limit.problems() {
             problem(key, message);
         }
         for (key, message) in self.edge.problems() {

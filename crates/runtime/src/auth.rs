@@ -4,7 +4,9 @@
 //! shared [`Verifier`] and stores the resulting [`Caller`] in the request extensions, where
 //! handlers read it with [`caller`]. A call without a token is let through as anonymous only when
 //! the method is on the allow-list ([`pake_core::auth::ANONYMOUS_METHODS`]); a call with an
-//! invalid token is rejected even on those methods. Health and reflection are open.
+//! invalid token is rejected even on those methods. Health and reflection are open. With
+//! [`AuthLayer::with_rate_limits`], each authenticated call then spends from its caller's
+//! budget ([`crate::rate_limit`]) before any handler runs.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,16 +17,28 @@ use pake_core::token::{JwksSource, PublicJwk, Verifier};
 use pake_core::{Error, ErrorKind};
 use tonic::body::Body;
 
+use crate::rate_limit::RateLimiter;
+
 /// The layer; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     verifier: Arc<Verifier>,
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 impl AuthLayer {
-    /// Authenticates with `verifier`.
+    /// Authenticates with `verifier`; no rate limits.
     pub fn new(verifier: Arc<Verifier>) -> Self {
-        AuthLayer { verifier }
+        AuthLayer {
+            verifier,
+            limiter: None,
+        }
+    }
+
+    /// Also limits each caller's rate with `limiter`.
+    pub fn with_rate_limits(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 }
 
@@ -35,6 +49,7 @@ impl<S> tower_layer::Layer<S> for AuthLayer {
         AuthService {
             inner,
             verifier: self.verifier.clone(),
+            limiter: self.limiter.clone(),
         }
     }
 }
@@ -44,6 +59,7 @@ impl<S> tower_layer::Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     verifier: Arc<Verifier>,
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 impl<S> tower_service::Service<http::Request<Body>> for AuthService<S>
@@ -67,16 +83,31 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
+        let limiter = self.limiter.clone();
         let path = request.uri().path().to_owned();
         let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
+        let address = request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|info| info.remote_addr())
+            .map(|address| address.ip());
         Box::pin(async move {
-            match authenticate(&verifier, &path, authorization.as_ref()).await {
-                Ok(caller) => {
-                    request.extensions_mut().insert(caller);
-                    inner.call(request).await
-                }
-                Err(error) => Ok(tonic::Status::from(error).into_http()),
+            let caller = match authenticate(&verifier, &path, authorization.as_ref()).await {
+                Ok(caller) => caller,
+                Err(error) => return Ok(tonic::Status::from(error).into_http()),
+            };
+            if let Some(limiter) = limiter
+                && let Err(wait) = limiter.check(&caller, address, &path)
+            {
+                let error = Error::resource_exhausted(
+                    "rate limit exceeded for this caller; retry after the delay in RetryInfo",
+                    wait,
+                )
+                .with_reason("RATE_LIMITED");
+                return Ok(tonic::Status::from(error).into_http());
             }
+            request.extensions_mut().insert(caller);
+            inner.call(request).await
         })
     }
 }

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod db;
 mod db_write;
+pub mod rate_limit;
 pub mod server;
 pub mod shutdown;
 pub mod sql;

@@ -69,6 +69,13 @@ impl GrpcServer {
         }
     }
 
+    /// Limits every caller's rate of calls to PAKE methods ([`crate::rate_limit`]).
+    pub fn set_rate_limits(&mut self, config: &pake_core::config::RateLimitConfig) -> &mut Self {
+        let limiter = std::sync::Arc::new(crate::rate_limit::RateLimiter::new(config));
+        self.auth = self.auth.clone().with_rate_limits(limiter);
+        self
+    }
+
     /// Adds a gRPC service; it is reported SERVING in health and listed by reflection.
     pub fn add_service<S>(&mut self, service: S) -> &mut Self
     where

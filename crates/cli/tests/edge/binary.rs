@@ -33,7 +33,8 @@ fn run_pake(args: &[&str]) -> Process {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = Vec::new();
     let mut http_addr = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut reader = BufReader::new(stdout).lines();
+    for line in reader.by_ref() {
         let line = line.expect("banner line");
         if let Some(rest) = line.strip_prefix("pake: http (JSON edge) listening on ") {
             http_addr = Some(rest.trim().to_owned());
@@ -41,6 +42,8 @@ fn run_pake(args: &[&str]) -> Process {
         }
         lines.push(line);
     }
+    // Keep reading: a closed pipe would make the rest of the banner fail to print.
+    std::thread::spawn(move || reader.for_each(drop));
     let http_addr = http_addr.unwrap_or_else(|| panic!("no edge line in {lines:?}"));
     Process {
         child,
