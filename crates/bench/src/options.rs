@@ -48,7 +48,7 @@ pub struct Options {
     #[arg(long, value_enum, default_value = "sign-ins")]
     pub flood: FloodKind,
     /// Overrides `identity.hashing_concurrency` of the server under test (and of the Argon2id
-    /// baseline); without it the configuration's default applies (0 = the number of CPUs).
+    /// baseline); without it the configuration's default applies (0 = half the CPUs).
     #[arg(long)]
     pub hashing_concurrency: Option<usize>,
     /// The store of the server under test: a SQLite file in a temporary data dir, or a fresh
@@ -142,12 +142,9 @@ impl Options {
     }
 
     /// The number of Argon2id threads the server's hashing pool runs: `hashing_concurrency`,
-    /// where 0 means the number of CPUs (as `pake_identity::password::Hasher::new` resolves it).
+    /// where 0 means half the CPUs (as `pake_identity::password::Hasher::new` resolves it).
     pub fn hashing_threads(&self) -> usize {
-        match self.identity_config().hashing_concurrency {
-            0 => std::thread::available_parallelism().map_or(2, usize::from),
-            threads => threads,
-        }
+        pake_identity::password::hashing_threads(self.identity_config().hashing_concurrency)
     }
 }
 

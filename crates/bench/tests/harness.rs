@@ -382,9 +382,18 @@ async fn search_is_measured_against_postgres_on_both_corpora() -> anyhow::Result
     for corpus in &report.corpora {
         // The fresh index rebuilt from the feed holds every note, and the generated queries,
         // taken from the notes, all find something.
-        assert_eq!(corpus.rebuilt_docs as usize, corpus.notes, "{}", corpus.name);
+        assert_eq!(
+            corpus.rebuilt_docs as usize, corpus.notes,
+            "{}",
+            corpus.name
+        );
         assert!(corpus.pake.requests >= 2 && corpus.postgres.requests >= 2);
-        assert!(corpus.pake_hits.0 > 0.0, "{}: {:?}", corpus.name, corpus.pake_hits);
+        assert!(
+            corpus.pake_hits.0 > 0.0,
+            "{}: {:?}",
+            corpus.name,
+            corpus.pake_hits
+        );
     }
     assert!(report.corpora[1].pake_hits.0 >= 1.0);
     assert!(report.corpora[1].pg_hits > 0.0);

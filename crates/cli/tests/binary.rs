@@ -21,7 +21,15 @@ struct Running {
 fn start(extra: &[&str]) -> Running {
     let data_dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(PAKE)
-        .args(["serve", "--grpc-listen", "127.0.0.1:0", "--data-dir"])
+        // Port 0 for the edge too: tests run in parallel and must not compete for 8080.
+        .args([
+            "serve",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir.path())
         .args(extra)
         .env_remove("PAKE_CONFIG")

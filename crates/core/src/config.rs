@@ -128,7 +128,8 @@ pub struct IdentityConfig {
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (never below 2).
     pub argon2_iterations: u32,
-    /// Password hashes computed at once (0 = number of CPUs).
+    /// Password hashes computed at once, each on a dedicated low-priority thread (0 = half the
+    /// CPUs, at least one).
     pub hashing_concurrency: usize,
     /// Sign-ins allowed to wait for a hashing slot before RESOURCE_EXHAUSTED.
     pub hashing_queue: usize,
@@ -155,7 +156,7 @@ impl Default for IdentityConfig {
             session_ttl_days: 30,
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
-            hashing_concurrency: 1,
+            hashing_concurrency: 0,
             hashing_queue: 64,
             trusted_proxies: Vec::new(),
             audit_retention_days: 365,

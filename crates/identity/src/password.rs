@@ -56,6 +56,16 @@ pub fn check_new_password(password: &str, field: &str, context: &[&str]) -> Resu
     Ok(())
 }
 
+/// The hashing threads for `identity.hashing_concurrency = configured`: that many, or for 0,
+/// half the CPUs (at least one), so that a login flood leaves the other half to every other
+/// RPC (docs/performance.md has the measurements behind the choice).
+pub fn hashing_threads(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(1, |cpus| (cpus.get() / 2).max(1)),
+        threads => threads,
+    }
+}
+
 /// Argon2id hashing on a bounded pool.
 #[derive(Clone)]
 pub struct Hasher {
@@ -89,15 +99,11 @@ pub enum Verification {
 }
 
 impl Hasher {
-    /// A hasher with memory `m_kib`, `t` iterations, parallelism 1; `concurrency` 0 means the
-    /// number of CPUs.
+    /// A hasher with memory `m_kib`, `t` iterations, parallelism 1; `concurrency` 0 means half
+    /// the CPUs ([`hashing_threads`]).
     pub fn new(m_kib: u32, t: u32, concurrency: usize, queue: usize) -> Result<Self, Error> {
         let params = Params::new(m_kib, t, 1, None).map_err(|e| Error::internal(e.to_string()))?;
-        let concurrency = if concurrency == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            concurrency
-        };
+        let concurrency = hashing_threads(concurrency);
         let argon = argon(&params);
         let salt = SaltString::generate(&mut OsRng);
         let dummy_hash = argon

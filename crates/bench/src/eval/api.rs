@@ -20,7 +20,7 @@ use crate::scenarios::pake_server::SignedIn;
 /// Prefix of the client-chosen item ids: Cranfield document `12` is `items/cran-12`.
 pub const ITEM_ID_PREFIX: &str = "cran-";
 /// Retries of a CreateItem answered UNAVAILABLE (safe to retry, with the same request id).
-const MAX_RETRIES: u64 = 5;
+const MAX_RETRIES: u64 = 20;
 /// How long to wait for the index to apply the last write.
 const INDEX_WAIT: Duration = Duration::from_secs(600);
 
@@ -93,7 +93,7 @@ pub async fn create_items(
                         {
                             attempt += 1;
                             eprintln!("retrying {item_id} ({attempt}): {}", status.message());
-                            tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                            tokio::time::sleep(Duration::from_millis(250 * attempt.min(8))).await;
                         }
                         Err(status) => {
                             return Err(status).with_context(|| format!("creating {item_id}"));
