@@ -49,6 +49,7 @@ pub async fn run_any(options: &Options) -> anyhow::Result<Box<dyn Summary>> {
         }
         ScenarioKind::VaultImport => Box::new(scenarios::vault_import::run(options).await?),
         ScenarioKind::SearchFreshness => Box::new(scenarios::freshness::run(options).await?),
+        ScenarioKind::EdgeGetItem => Box::new(scenarios::edge_get_item::run(options).await?),
         ScenarioKind::Search => Box::new(scenarios::search::run(options).await?),
     })
 }

@@ -246,3 +246,21 @@ fn new_histogram() -> anyhow::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, MAX_RECORDED_MICROS, SIGNIFICANT_FIGURES)
         .context("creating a latency histogram")
 }
+
+/// Drives the clients `clients(false)`, then `clients(true)` twice, then `clients(false)`
+/// again, and returns the two merged measurements (false's, true's).
+pub async fn alternate<C, F, Made>(
+    load: &LoadOptions,
+    clients: F,
+) -> anyhow::Result<(Measurement, Measurement)>
+where
+    C: Call,
+    F: Fn(bool) -> Made,
+    Made: Future<Output = anyhow::Result<Vec<C>>>,
+{
+    let mut without = drive(clients(false).await?, load).await?;
+    let mut with = drive(clients(true).await?, load).await?;
+    with.append(drive(clients(true).await?, load).await?)?;
+    without.append(drive(clients(false).await?, load).await?)?;
+    Ok((without, with))
+}

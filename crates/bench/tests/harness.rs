@@ -402,3 +402,20 @@ async fn search_is_measured_against_postgres_on_both_corpora() -> anyhow::Result
     assert!(String::from_utf8(printed)?.contains("| generated | 30 |"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_item_through_the_edge_is_measured_against_grpc() -> anyhow::Result<()> {
+    let options = short_run(ScenarioKind::EdgeGetItem);
+    let report = pake_bench::scenarios::edge_get_item::run(&options).await?;
+
+    // Every edge response was a 200 carrying the requested item, or the run would have errors.
+    assert!(
+        report.failure_lines().is_empty(),
+        "{:?}",
+        report.failure_lines()
+    );
+    assert!(report.direct.requests >= 2, "{:?}", report.direct);
+    assert!(report.edge.requests >= 2, "{:?}", report.edge);
+    assert!(report.ratio() > 0.0);
+    Ok(())
+}

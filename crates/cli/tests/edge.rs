@@ -88,6 +88,8 @@ impl Edge {
 mod access;
 #[path = "edge/binary.rs"]
 mod binary;
+#[path = "edge/docs_page.rs"]
+mod docs_page;
 
 #[tokio::test]
 async fn items_are_created_read_patched_listed_and_searched_over_json() {

@@ -2,9 +2,9 @@
 //! channels (every problem is a start-up error), and serves HTTP until shutdown.
 //!
 //! Besides the bindings: `/healthz` (the process is up), `/readyz` (every upstream answers
-//! `grpc.health.v1.Health/Check` with SERVING, and no shutdown is under way) and
-//! `/openapi.json` (OpenAPI 3.1 generated from the bindings at start) and `/metrics`
-//! (Prometheus).
+//! `grpc.health.v1.Health/Check` with SERVING, and no shutdown is under way),
+//! `/openapi.json` (OpenAPI 3.1 generated from the bindings at start), `/docs/` (swagger-ui
+//! rendering it, see `docs`) and `/metrics` (Prometheus).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -173,6 +173,7 @@ impl Edge {
             .route("/readyz", get(readyz))
             .route("/openapi.json", get(openapi))
             .route("/metrics", get(metrics))
+            .merge(crate::docs::routes())
             .fallback(crate::gateway::handle)
             .with_state(self.state.clone())
     }

@@ -91,6 +91,11 @@ impl GetItemScenario {
         &self.server
     }
 
+    /// The names of the items.
+    pub fn names(&self) -> Arc<[String]> {
+        self.names.clone()
+    }
+
     /// The signed-in user owning the items.
     pub fn user(&self) -> &SignedIn {
         &self.user

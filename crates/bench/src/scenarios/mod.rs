@@ -11,6 +11,7 @@
 pub mod argon2_baseline;
 pub mod create_item;
 pub mod echo;
+pub mod edge_get_item;
 pub mod freshness;
 pub mod get_item;
 pub mod lockout;
@@ -49,6 +50,8 @@ pub enum ScenarioKind {
     LoginPaths,
     /// The verifier alone, and GetItem with a token against GetItem anonymously.
     VerifyToken,
+    /// GetItem through the JSON edge against GetItem over gRPC directly.
+    EdgeGetItem,
     /// How soon a new item is found by Search (no `min_cursor`) under a write load.
     SearchFreshness,
     /// ImportItems of a generated vault of `--notes` notes, then again unchanged (notes/s).
@@ -74,6 +77,7 @@ impl ScenarioKind {
             ScenarioKind::GetItemUnderLoginFlood => "getitem-under-login-flood",
             ScenarioKind::VaultImport => "vault-import",
             ScenarioKind::SearchFreshness => "search-freshness",
+            ScenarioKind::EdgeGetItem => "edge-get-item",
             ScenarioKind::Search => "search",
         }
     }

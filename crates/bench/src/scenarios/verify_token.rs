@@ -13,7 +13,6 @@
 //! Each pair runs in the order a, b, b, a, a quarter of the warm-up and window each, so a drift
 //! in the machine's speed cancels out.
 
-use std::future::Future;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +23,7 @@ use pake_core::revocation::InProcessRevokedSessions;
 use pake_core::token::Verifier;
 use pake_runtime::auth::GrpcJwksSource;
 
-use crate::load::{self, Call, LoadOptions, Measurement};
+use crate::load::{Measurement, alternate};
 use crate::machine::Machine;
 use crate::options::Options;
 use crate::report::{self, Summary, millis};
@@ -163,24 +162,6 @@ async fn time_verifier(verifier: &Verifier, token: &str) -> anyhow::Result<(u64,
         verifications += 100;
     }
     Ok((verifications, started.elapsed()))
-}
-
-/// Drives the clients `clients(false)`, then `clients(true)` twice, then `clients(false)`
-/// again, and returns the two merged measurements (false's, true's).
-async fn alternate<C, F, Made>(
-    load: &LoadOptions,
-    clients: F,
-) -> anyhow::Result<(Measurement, Measurement)>
-where
-    C: Call,
-    F: Fn(bool) -> Made,
-    Made: Future<Output = anyhow::Result<Vec<C>>>,
-{
-    let mut without = load::drive(clients(false).await?, load).await?;
-    let mut with = load::drive(clients(true).await?, load).await?;
-    with.append(load::drive(clients(true).await?, load).await?)?;
-    without.append(load::drive(clients(false).await?, load).await?)?;
-    Ok((without, with))
 }
 
 impl VerifyTokenReport {
