@@ -90,6 +90,8 @@ mod access;
 mod binary;
 #[path = "edge/docs_page.rs"]
 mod docs_page;
+#[path = "edge/openapi_roundtrip.rs"]
+mod openapi_roundtrip;
 
 #[tokio::test]
 async fn items_are_created_read_patched_listed_and_searched_over_json() {

@@ -14,14 +14,14 @@
 //! - [`errors`]: `google.rpc.Status` JSON and the gRPC→HTTP status table.
 //! - [`metrics`]: Prometheus counters and histograms (`/metrics`).
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the bindings (`/openapi.json`);
-//!   `docs`: the swagger-ui page rendering it (`/docs/`, vendored, embedded in the binary).
+//!   [`docs`]: the swagger-ui page rendering it (`/docs/`, vendored, embedded in the binary).
 //! - [`server`]: options, start-up checks, `/healthz`, `/readyz`, serving and shutdown.
 //!
 //! It depends only on `pake-core`, `pake-runtime` and `pake-api` — never on a service crate.
 
 pub mod api_keys;
 pub mod descriptors;
-mod docs;
+pub mod docs;
 pub mod errors;
 mod gateway;
 pub mod headers;

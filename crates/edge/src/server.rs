@@ -4,7 +4,7 @@
 //! Besides the bindings: `/healthz` (the process is up), `/readyz` (every upstream answers
 //! `grpc.health.v1.Health/Check` with SERVING, and no shutdown is under way),
 //! `/openapi.json` (OpenAPI 3.1 generated from the bindings at start), `/docs/` (swagger-ui
-//! rendering it, see `docs`) and `/metrics` (Prometheus).
+//! rendering it, see [`crate::docs`]) and `/metrics` (Prometheus).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
