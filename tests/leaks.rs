@@ -1138,14 +1138,17 @@ mod search {
 
     const SEARCH: &str = "/pake.search.v1.SearchService/Search";
 
-    /// Takes the scores out of `results` (BM25 statistics span the whole index, so a score
-    /// may move whenever any item is written) and returns them apart.
+    /// Takes the scores and the ranking out of `results` (BM25 statistics span the whole
+    /// index, so a score — and with it the order of two results — may move whenever any item
+    /// is written: ADR 10's accepted side channel) and returns them apart, as a note; what stays
+    /// behind, compared strictly, is which results there are and what they say, by name.
     fn split_scores(results: &mut [SearchResult]) -> String {
         let score = |result: &mut SearchResult| std::mem::take(&mut result.score);
         let scores: Vec<String> = results
             .iter_mut()
             .map(|result| format!("{}={:.4}", result.name.clone(), score(result)))
             .collect();
+        results.sort_by(|a, b| a.name.cmp(&b.name));
         scores.join(" ")
     }
 
