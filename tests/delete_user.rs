@@ -237,9 +237,14 @@ async fn a_deleted_user_is_gone_at_once_and_its_items_leave_search() {
         old.revision_id, "2",
         "an already deleted item is left alone"
     );
-    let cursor = get_item(&app, &admin.access_token, &public.name)
-        .await
-        .feed_cursor;
+    // Items are disposed of one at a time, in no promised order: wait for the later deletion.
+    let mut cursor = String::new();
+    for item in [&private, &public] {
+        let deleted = get_item(&app, &admin.access_token, &item.name)
+            .await
+            .feed_cursor;
+        cursor = cursor.max(deleted);
+    }
     let hits = SearchServiceClient::new(app.channel().await)
         .search(authorized(
             &admin.access_token,
