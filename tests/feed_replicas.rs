@@ -192,7 +192,15 @@ async fn consume(
     loop {
         let last = last_write.borrow_and_update().clone();
         if let Some(last) = last {
-            events.extend(read_through(&mut stream, &last, PATIENCE).await?);
+            let rest = read_through(&mut stream, &last, PATIENCE).await?;
+            // A consumer that lags behind the writers still hands on every cursor, so the
+            // number of resumed consumers does not depend on how far behind it was.
+            if let Some(forward) = &forward {
+                for event in rest.iter().filter(|event| is_change(event)) {
+                    let _ = forward.send(event.cursor.clone());
+                }
+            }
+            events.extend(rest);
             events.extend(read_more(&mut stream, TRAILING_HEARTBEATS, PATIENCE).await?);
             return Ok(events);
         }
