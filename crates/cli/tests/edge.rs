@@ -15,6 +15,8 @@ const PASSWORD: &str = "correct horse battery staple 42!";
 
 struct Edge {
     http: HttpClient,
+    /// `http://127.0.0.1:PORT`, for clients other than `http` (a browser, schemathesis).
+    base: String,
     _app: TestApp,
 }
 
@@ -31,8 +33,10 @@ async fn start() -> Edge {
     )
     .await
     .expect("edge starts");
+    let base = format!("http://{}", edge.local_addr());
     Edge {
-        http: HttpClient::new(format!("http://{}", edge.local_addr())),
+        http: HttpClient::new(base.clone()),
+        base,
         _app: app,
     }
 }

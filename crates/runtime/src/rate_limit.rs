@@ -56,6 +56,15 @@ struct Bucket {
     updated: Instant,
 }
 
+impl Bucket {
+    /// The tokens at `now`: refilled at the budget's rate since the last update, up to its burst.
+    fn tokens_at(&self, now: Instant, budget: Budget) -> f64 {
+        let refilled =
+            now.saturating_duration_since(self.updated).as_secs_f64() * budget.per_second;
+        (self.tokens + refilled).min(budget.burst)
+    }
+}
+
 /// The buckets of every caller seen recently.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -131,9 +140,7 @@ impl RateLimiter {
             tokens: budget.burst,
             updated: now,
         });
-        let refilled =
-            now.saturating_duration_since(bucket.updated).as_secs_f64() * budget.per_second;
-        bucket.tokens = (bucket.tokens + refilled).min(budget.burst);
+        bucket.tokens = bucket.tokens_at(now, budget);
         bucket.updated = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -159,11 +166,7 @@ fn forget_full_buckets(
             MethodClass::Read => read,
             MethodClass::Write => write,
         };
-        budget.is_some_and(|budget| {
-            let refilled =
-                now.saturating_duration_since(bucket.updated).as_secs_f64() * budget.per_second;
-            bucket.tokens + refilled < budget.burst
-        })
+        budget.is_some_and(|budget| bucket.tokens_at(now, budget) < budget.burst)
     });
     if buckets.len() < before {
         return;

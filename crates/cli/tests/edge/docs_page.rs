@@ -17,28 +17,6 @@ fn chromium() -> Option<std::path::PathBuf> {
     )
 }
 
-/// The edge as [`start`] wires it, plus its base URL for the browser.
-pub(super) async fn start_with_url() -> (Edge, String) {
-    let app = spawn_app().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let edge = pake::app::start_edge(
-        &app.config,
-        Some(app.url.clone()),
-        listener,
-        app.shutdown_signal(),
-    )
-    .await
-    .expect("edge starts");
-    let base = format!("http://{}", edge.local_addr());
-    let edge = Edge {
-        http: HttpClient::new(base.clone()),
-        _app: app,
-    };
-    (edge, base)
-}
-
 #[tokio::test]
 async fn docs_page_and_its_assets_are_served_from_the_binary() {
     let edge = start().await;
@@ -101,7 +79,8 @@ async fn docs_page_lists_every_operation_in_headless_chromium() {
     let Some(chromium) = chromium() else {
         return;
     };
-    let (edge, base) = start_with_url().await;
+    let edge = start().await;
+    let base = edge.base.clone();
     let document = ok(&edge.http.get("/openapi.json").await);
     let operations: Vec<(String, String)> = document["paths"]
         .as_object()

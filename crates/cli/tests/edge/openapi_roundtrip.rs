@@ -19,7 +19,8 @@ async fn every_operation_in_the_openapi_document_survives_schemathesis_without_a
     ) else {
         return;
     };
-    let (edge, base) = super::docs_page::start_with_url().await;
+    let edge = super::start().await;
+    let base = edge.base.clone();
     let bearer = edge.sign_up("edge_st").await;
     let key = ok(&edge
         .call(
