@@ -36,6 +36,7 @@ pub mod roles;
 pub mod service_tokens;
 pub mod store;
 pub mod throttle;
+pub mod throttle_redis;
 pub mod tokens;
 mod update_user;
 pub mod user_filter;

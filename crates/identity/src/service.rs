@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status};
 use crate::audit::{AuditEvent, RequestContext, actor_of, actor_of_caller};
 use crate::password::{Hasher, Verification, check_new_password};
 use crate::store::{AuditRecord, IdentityStore, RefreshOutcome, SessionRecord, UserRecord};
-use crate::throttle::Verdict;
+use crate::throttle::{Throttle, Verdict};
 use crate::tokens::{Signer, hash_refresh_token, new_refresh_token};
 use crate::{normalize, roles};
 
@@ -41,7 +41,7 @@ pub struct IdentityService {
     pub(crate) signer: Signer,
     pub(crate) revoked: Arc<dyn RevokedSessions>,
     pub(crate) key_hasher: crate::api_keys::KeyHasher,
-    pub(crate) throttle: Arc<crate::throttle::Throttle>,
+    pub(crate) throttle: Arc<dyn Throttle>,
     pub(crate) rotations: Arc<crate::signing_keys::RotationRequests>,
     pub(crate) disposal_wake: Arc<tokio::sync::Notify>,
     pub(crate) config: IdentityConfig,
@@ -64,12 +64,19 @@ impl IdentityService {
             signer,
             revoked,
             key_hasher,
-            throttle: Arc::new(crate::throttle::Throttle::default()),
+            throttle: Arc::new(crate::throttle::InProcessThrottle::default()),
             rotations: Arc::default(),
             disposal_wake: Arc::default(),
             retention: Arc::new(crate::audit::Retention::new(config.audit_retention_days)),
             config,
         }
+    }
+
+    /// The service with sign-in throttling state in `throttle` (Redis across replicas;
+    /// in-process by default).
+    pub fn with_throttle(mut self, throttle: Arc<dyn Throttle>) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// Ends a session: its refresh token fails at once, its access tokens within the revocation
@@ -395,7 +402,7 @@ impl IdentityService {
         let account = key
             .clone()
             .unwrap_or_else(|_| request.username.trim().to_lowercase());
-        match self.throttle.check(&account, client_address) {
+        match self.throttle.check(&account, client_address).await {
             Verdict::Allowed => {}
             Verdict::Wait(wait) => {
                 return Err(Error::resource_exhausted(
@@ -426,7 +433,7 @@ impl IdentityService {
             refused => {
                 // Same cost as a wrong password: exactly one verification at the same parameters.
                 self.hasher.verify_dummy(request.password).await?;
-                let locked = self.throttle.failed(&account, client_address);
+                let locked = self.throttle.failed(&account, client_address).await;
                 let reason = match &refused {
                     None => "unknown_user",
                     Some(user) if user.disabled => "disabled",
@@ -443,7 +450,7 @@ impl IdentityService {
             .await?
         {
             Verification::Mismatch => {
-                let locked = self.throttle.failed(&account, client_address);
+                let locked = self.throttle.failed(&account, client_address).await;
                 self.record_sign_in_failure(Some(&user), "wrong_password", locked, context)
                     .await;
                 return Err(invalid_credentials());
@@ -451,7 +458,7 @@ impl IdentityService {
             Verification::Match => None,
             Verification::MatchRehashed(hash) => Some(hash),
         };
-        self.throttle.succeeded(&account, client_address);
+        self.throttle.succeeded(&account, client_address).await;
         let now = now_micros();
         self.store
             .record_sign_in(&user.id, now, rehashed.as_deref())

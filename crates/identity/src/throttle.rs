@@ -7,13 +7,17 @@
 //! - `LOCKOUT_FAILURES` failures lock the account for `LOCKOUT`: every sign-in fails exactly like
 //!   a wrong password, even with the right one, so a lockout reveals nothing.
 //! - A successful sign-in clears the account's and the address's counters.
+//! - Counters are forgotten `FORGET_AFTER` after the last failure.
 //!
-//! The state is in-process (one identity replica, the embedded mode); Redis-backed state for
-//! several replicas implements the same checks.
+//! [`Throttle`] is the state behind these rules: [`InProcessThrottle`] (one identity replica,
+//! the embedded mode) or `throttle_redis::RedisThrottle` (shared by replicas, falling back to
+//! in-process state while Redis is unreachable). Both apply the rules below ([`verdict`],
+//! [`after_failure`]); times are milliseconds since the Unix epoch, so replicas agree on them.
+//! The same test suite ([`suite`]) runs against both.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Failures before any delay applies.
 pub const FREE_FAILURES: u32 = 3;
@@ -24,15 +28,19 @@ pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// Longest delay between attempts.
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
 /// Counters are forgotten after this long without failures.
-const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
-/// Bound on tracked keys, so a spray of random usernames cannot exhaust memory.
+pub const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Bound on keys tracked in-process, so a spray of random usernames cannot exhaust memory.
 const MAX_TRACKED: usize = 100_000;
 
-#[derive(Clone, Copy, Debug)]
-struct Failures {
-    count: u32,
-    last: Instant,
-    locked_until: Option<Instant>,
+/// The failure counters of one key (`user:<name>` or `addr:<ip>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failures {
+    /// Failures counted (restarts at 0 when the account locks).
+    pub count: u32,
+    /// The last failure, ms since the epoch.
+    pub last_ms: u64,
+    /// End of the lockout, ms since the epoch.
+    pub locked_until_ms: Option<u64>,
 }
 
 /// The verdict before checking a password.
@@ -46,13 +54,20 @@ pub enum Verdict {
     Locked,
 }
 
-/// Failure counters per key (`user:<name>` / `addr:<ip>`).
-#[derive(Debug, Default)]
-pub struct Throttle {
-    state: Mutex<HashMap<String, Failures>>,
+/// Now, in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
 }
 
-fn delay_after(count: u32) -> Duration {
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The delay owed after `count` failures.
+pub fn delay_after(count: u32) -> Duration {
     if count < FREE_FAILURES {
         return Duration::ZERO;
     }
@@ -60,84 +75,239 @@ fn delay_after(count: u32) -> Duration {
     Duration::from_secs(1u64 << exponent).min(MAX_DELAY)
 }
 
-impl Throttle {
-    /// Whether a sign-in for `account` from `address` may proceed now.
-    pub fn check(&self, account: &str, address: &str) -> Verdict {
-        self.check_at(account, address, Instant::now())
+/// The verdict from the account's and the address's counters at `now_ms`.
+pub fn verdict(account: Option<Failures>, address: Option<Failures>, now_ms: u64) -> Verdict {
+    if let Some(Failures {
+        locked_until_ms: Some(until),
+        ..
+    }) = account
+        && now_ms < until
+    {
+        return Verdict::Locked;
+    }
+    let wait_ms = [account, address]
+        .into_iter()
+        .flatten()
+        .map(|failures| {
+            let ready = failures
+                .last_ms
+                .saturating_add(millis(delay_after(failures.count)));
+            ready.saturating_sub(now_ms)
+        })
+        .max()
+        .unwrap_or(0);
+    if wait_ms == 0 {
+        Verdict::Allowed
+    } else {
+        Verdict::Wait(Duration::from_millis(wait_ms))
+    }
+}
+
+/// One more failure on a key's counters at `now_ms`; true when it locks the account (only an
+/// account key locks).
+pub fn after_failure(
+    previous: Option<Failures>,
+    is_account: bool,
+    now_ms: u64,
+) -> (Failures, bool) {
+    let mut failures = match previous {
+        Some(previous) if now_ms.saturating_sub(previous.last_ms) < millis(FORGET_AFTER) => {
+            previous
+        }
+        _ => Failures {
+            count: 0,
+            last_ms: now_ms,
+            locked_until_ms: None,
+        },
+    };
+    failures.count += 1;
+    failures.last_ms = now_ms;
+    if is_account && failures.count >= LOCKOUT_FAILURES {
+        failures.locked_until_ms = Some(now_ms.saturating_add(millis(LOCKOUT)));
+        failures.count = 0;
+        return (failures, true);
+    }
+    (failures, false)
+}
+
+/// Where the failure counters live.
+#[async_trait::async_trait]
+pub trait Throttle: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether a sign-in for `account` from `address` may proceed at `now_ms`.
+    async fn check_at(&self, account: &str, address: &str, now_ms: u64) -> Verdict;
+
+    /// Records a failed sign-in at `now_ms`; true when this failure locked the account.
+    async fn failed_at(&self, account: &str, address: &str, now_ms: u64) -> bool;
+
+    /// Records a successful sign-in: both counters start over.
+    async fn succeeded(&self, account: &str, address: &str);
+
+    /// [`Throttle::check_at`] now.
+    async fn check(&self, account: &str, address: &str) -> Verdict {
+        self.check_at(account, address, now_ms()).await
     }
 
-    fn check_at(&self, account: &str, address: &str, now: Instant) -> Verdict {
+    /// [`Throttle::failed_at`] now.
+    async fn failed(&self, account: &str, address: &str) -> bool {
+        self.failed_at(account, address, now_ms()).await
+    }
+}
+
+/// Failure counters per key in this process.
+#[derive(Debug, Default)]
+pub struct InProcessThrottle {
+    state: Mutex<HashMap<String, Failures>>,
+}
+
+impl InProcessThrottle {
+    /// The verdict from this process's counters.
+    pub fn verdict_at(&self, account: &str, address: &str, now_ms: u64) -> Verdict {
         let Ok(state) = self.state.lock() else {
             return Verdict::Allowed;
         };
-        let account_state = state.get(&format!("user:{account}")).copied();
-        if let Some(Failures {
-            locked_until: Some(until),
-            ..
-        }) = account_state
-            && now < until
-        {
-            return Verdict::Locked;
-        }
-        let mut wait = Duration::ZERO;
-        for key in [format!("user:{account}"), format!("addr:{address}")] {
-            if let Some(failures) = state.get(&key) {
-                let ready = failures.last + delay_after(failures.count);
-                wait = wait.max(ready.saturating_duration_since(now));
-            }
-        }
-        if wait.is_zero() {
-            Verdict::Allowed
-        } else {
-            Verdict::Wait(wait)
-        }
+        verdict(
+            state.get(&format!("user:{account}")).copied(),
+            state.get(&format!("addr:{address}")).copied(),
+            now_ms,
+        )
     }
 
-    /// Records a failed sign-in; true when this failure locked the account.
-    pub fn failed(&self, account: &str, address: &str) -> bool {
-        self.failed_at(account, address, Instant::now())
-    }
-
-    fn failed_at(&self, account: &str, address: &str, now: Instant) -> bool {
+    /// Counts a failure in this process (without logging); true when it locked the account.
+    pub fn record_failure(&self, account: &str, address: &str, now_ms: u64) -> bool {
         let Ok(mut state) = self.state.lock() else {
             return false;
         };
-        let mut locked = false;
         if state.len() >= MAX_TRACKED {
-            state.retain(|_, f| now.saturating_duration_since(f.last) < FORGET_AFTER);
+            state.retain(|_, f| now_ms.saturating_sub(f.last_ms) < millis(FORGET_AFTER));
         }
-        for key in [format!("user:{account}"), format!("addr:{address}")] {
-            let entry = state.entry(key.clone()).or_insert(Failures {
-                count: 0,
-                last: now,
-                locked_until: None,
-            });
-            if now.saturating_duration_since(entry.last) >= FORGET_AFTER {
-                *entry = Failures {
-                    count: 0,
-                    last: now,
-                    locked_until: None,
-                };
-            }
-            entry.count += 1;
-            entry.last = now;
-            if key.starts_with("user:") && entry.count >= LOCKOUT_FAILURES {
-                entry.locked_until = Some(now + LOCKOUT);
-                entry.count = 0;
-                locked = true;
-                tracing::warn!(account, "account locked after repeated sign-in failures");
-            }
+        let mut locked = false;
+        for (key, is_account) in [
+            (format!("user:{account}"), true),
+            (format!("addr:{address}"), false),
+        ] {
+            let (failures, locks) = after_failure(state.get(&key).copied(), is_account, now_ms);
+            state.insert(key, failures);
+            locked |= locks;
         }
         locked
     }
 
-    /// Records a successful sign-in: both counters start over.
-    pub fn succeeded(&self, account: &str, address: &str) {
+    /// Forgets both counters.
+    pub fn clear(&self, account: &str, address: &str) {
         if let Ok(mut state) = self.state.lock() {
             state.remove(&format!("user:{account}"));
             state.remove(&format!("addr:{address}"));
         }
     }
+}
+
+#[async_trait::async_trait]
+impl Throttle for InProcessThrottle {
+    async fn check_at(&self, account: &str, address: &str, now_ms: u64) -> Verdict {
+        self.verdict_at(account, address, now_ms)
+    }
+
+    async fn failed_at(&self, account: &str, address: &str, now_ms: u64) -> bool {
+        let locked = self.record_failure(account, address, now_ms);
+        if locked {
+            tracing::warn!(account, "account locked after repeated sign-in failures");
+        }
+        locked
+    }
+
+    async fn succeeded(&self, account: &str, address: &str) {
+        self.clear(account, address);
+    }
+}
+
+/// The behaviour every [`Throttle`] must have, as one test suite (run against the in-process
+/// state here and against Redis in `throttle_redis`). Account and address names are made
+/// unique by `tag` so suites can share a Redis.
+#[doc(hidden)]
+pub async fn suite(throttle: &dyn Throttle, tag: &str) {
+    let ada = format!("ada-{tag}");
+    let bob = format!("bob-{tag}");
+    let address = |n: u8| format!("10.0.{n}.1-{tag}");
+    let start = now_ms();
+    for i in 0..FREE_FAILURES {
+        assert_eq!(
+            throttle.check_at(&ada, &address(1), start).await,
+            Verdict::Allowed,
+            "free failure {i}"
+        );
+        assert!(!throttle.failed_at(&ada, &address(1), start).await);
+    }
+    assert_eq!(
+        throttle.check_at(&ada, &address(1), start).await,
+        Verdict::Wait(Duration::from_secs(1))
+    );
+    assert_eq!(
+        throttle.check_at(&ada, &address(1), start + 400).await,
+        Verdict::Wait(Duration::from_millis(600)),
+        "the delay counts from the last failure"
+    );
+    // Another address for the same account is throttled too (per account)…
+    assert!(matches!(
+        throttle.check_at(&ada, &address(2), start).await,
+        Verdict::Wait(_)
+    ));
+    // …and the same address for another account (per address).
+    assert!(matches!(
+        throttle.check_at(&bob, &address(1), start).await,
+        Verdict::Wait(_)
+    ));
+    assert_eq!(
+        throttle.check_at(&bob, &address(9), start).await,
+        Verdict::Allowed
+    );
+
+    let mut now = start;
+    let mut locks = Vec::new();
+    for _ in FREE_FAILURES..LOCKOUT_FAILURES {
+        now += millis(MAX_DELAY);
+        locks.push(throttle.failed_at(&ada, &address(1), now).await);
+    }
+    assert_eq!(
+        locks.iter().filter(|locked| **locked).count(),
+        1,
+        "only the failure that locks says so: {locks:?}"
+    );
+    assert_eq!(locks.last(), Some(&true));
+    assert_eq!(
+        throttle.check_at(&ada, &address(3), now).await,
+        Verdict::Locked
+    );
+    assert_eq!(
+        throttle
+            .check_at(&ada, &address(3), now + millis(LOCKOUT))
+            .await,
+        Verdict::Allowed,
+        "time-boxed"
+    );
+
+    throttle.succeeded(&ada, &address(1)).await;
+    assert_eq!(
+        throttle.check_at(&ada, &address(1), now).await,
+        Verdict::Allowed,
+        "success clears the lockout and both counters"
+    );
+
+    // Counters are forgotten an hour after the last failure.
+    for _ in 0..FREE_FAILURES + 1 {
+        throttle.failed_at(&bob, &address(4), start).await;
+    }
+    assert!(matches!(
+        throttle.check_at(&bob, &address(4), start).await,
+        Verdict::Wait(_)
+    ));
+    let later = start + millis(FORGET_AFTER);
+    throttle.failed_at(&bob, &address(4), later).await;
+    assert_eq!(
+        throttle.check_at(&bob, &address(4), later).await,
+        Verdict::Allowed,
+        "one fresh failure after the counters were forgotten is free"
+    );
+    throttle.succeeded(&bob, &address(4)).await;
 }
 
 #[cfg(test)]
@@ -152,57 +322,8 @@ mod tests {
         assert_eq!(delay_after(40), MAX_DELAY);
     }
 
-    #[test]
-    fn failures_throttle_then_lock_and_success_resets() {
-        let throttle = Throttle::default();
-        let start = Instant::now();
-        for i in 0..FREE_FAILURES {
-            assert_eq!(
-                throttle.check_at("ada", "10.0.0.1", start),
-                Verdict::Allowed,
-                "free failure {i}"
-            );
-            throttle.failed_at("ada", "10.0.0.1", start);
-        }
-        assert_eq!(
-            throttle.check_at("ada", "10.0.0.1", start),
-            Verdict::Wait(Duration::from_secs(1))
-        );
-        // Another address for the same account is throttled too (per account)…
-        assert!(matches!(
-            throttle.check_at("ada", "10.0.0.2", start),
-            Verdict::Wait(_)
-        ));
-        // …and the same address for another account (per address).
-        assert!(matches!(
-            throttle.check_at("bob", "10.0.0.1", start),
-            Verdict::Wait(_)
-        ));
-        assert_eq!(
-            throttle.check_at("bob", "10.0.0.9", start),
-            Verdict::Allowed
-        );
-
-        let mut now = start;
-        let mut locks = Vec::new();
-        for _ in FREE_FAILURES..LOCKOUT_FAILURES {
-            now += MAX_DELAY;
-            locks.push(throttle.failed_at("ada", "10.0.0.1", now));
-        }
-        assert_eq!(
-            locks.iter().filter(|locked| **locked).count(),
-            1,
-            "only the failure that locks says so: {locks:?}"
-        );
-        assert_eq!(locks.last(), Some(&true));
-        assert_eq!(throttle.check_at("ada", "10.0.0.3", now), Verdict::Locked);
-        assert_eq!(
-            throttle.check_at("ada", "10.0.0.3", now + LOCKOUT),
-            Verdict::Allowed,
-            "time-boxed"
-        );
-
-        throttle.succeeded("ada", "10.0.0.1");
-        assert_eq!(throttle.check_at("ada", "10.0.0.1", now), Verdict::Allowed);
+    #[tokio::test]
+    async fn in_process_failures_throttle_then_lock_and_success_resets() {
+        suite(&InProcessThrottle::default(), "in-process").await;
     }
 }

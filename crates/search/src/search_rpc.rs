@@ -114,9 +114,14 @@ impl SearchService {
         // The index reader is at least as new as `applied_cursor` (the consumer reloads it
         // before publishing the cursor), so a cached page is never older than its key says.
         let key = CacheKey::new(&applied_cursor, &scope_key(&access), &format!("{query:?}"));
-        let mut response = match self.cache.get(&key).await {
-            Some(bytes) => SearchResponse::decode(bytes.as_slice())
-                .map_err(|e| Error::internal(format!("a cached search page: {e}")))?,
+        // A page that does not decode (foreign data in a shared cache) is a miss, not an error.
+        let cached = self.cache.get(&key).await.and_then(|bytes| {
+            SearchResponse::decode(bytes.as_slice())
+                .inspect_err(|error| tracing::warn!(%error, "ignoring an undecodable cached page"))
+                .ok()
+        });
+        let mut response = match cached {
+            Some(response) => response,
             None => {
                 let response = self.run_query(query, access, applied_cursor).await?;
                 self.cache.put(key, response.encode_to_vec()).await;
