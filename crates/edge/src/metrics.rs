@@ -1,111 +1,84 @@
-//! Prometheus metrics of the edge, rendered in the text exposition format at `/metrics`:
-//! requests by gRPC method and HTTP status, and request duration (until the response head; a
-//! stream's body is not included) as a histogram per method.
+//! Prometheus metrics of the edge: requests by gRPC method and HTTP status
+//! (`pake_edge_requests_total{method,status}`), and request duration until the response head (a
+//! stream's body is not included) as a histogram per method
+//! (`pake_edge_request_duration_seconds{method}`).
+//!
+//! Each [`crate::Edge`] keeps its own registry (an edge's counts are its own, even with several
+//! edges in one test process); `/metrics` renders it after the process registry
+//! ([`pake_runtime::metrics`]: RPC, pool and cache metrics of the services in this process).
+//! `method` is a bound method's `/pkg.Service/Method` or [`UNMATCHED`], so its values are
+//! bounded by the descriptor set.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
 use std::time::Duration;
 
-/// Upper bounds of the duration buckets, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
+use pake_runtime::metrics::{
+    Buckets, Counter, DURATION_BUCKETS, Family, Format, HistogramFamily, Labels, Registry,
+};
 
 /// The label of requests that matched no binding.
 pub const UNMATCHED: &str = "(unmatched)";
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Counters and histograms, shared by every request of one edge.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    durations: HistogramFamily,
 }
 
-/// Counters and histograms, shared by every request.
-#[derive(Default)]
-pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    durations: Mutex<BTreeMap<String, Histogram>>,
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<Labels, Counter>::default();
+        let durations =
+            HistogramFamily::new_with_constructor(Buckets::new(DURATION_BUCKETS.to_vec()));
+        let mut registry = Registry::default();
+        registry.register(
+            "pake_edge_requests",
+            "HTTP requests by gRPC method and HTTP status",
+            requests.clone(),
+        );
+        registry.register(
+            "pake_edge_request_duration_seconds",
+            "Time until the response head",
+            durations.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            durations,
+        }
+    }
 }
 
 impl Metrics {
     /// Records one request to `method` (`/pkg.Service/Method` or [`UNMATCHED`]).
     pub fn record(&self, method: &str, status: u16, elapsed: Duration) {
-        if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((method.to_owned(), status)).or_default() += 1;
-        }
-        if let Ok(mut durations) = self.durations.lock() {
-            let histogram = durations.entry(method.to_owned()).or_default();
-            let seconds = elapsed.as_secs_f64();
-            for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
-                if seconds <= bound {
-                    *bucket += 1;
-                }
-            }
-            histogram.count += 1;
-            histogram.sum += seconds;
-        }
+        self.requests
+            .get_or_create(&vec![
+                ("method", method.to_owned()),
+                ("status", status.to_string()),
+            ])
+            .inc();
+        self.durations
+            .get_or_create(&vec![("method", method.to_owned())])
+            .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition.
+    /// The process registry and this edge's metrics in the Prometheus text format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str(
-            "# HELP pake_edge_requests_total HTTP requests by gRPC method and HTTP status.\n",
-        );
-        out.push_str("# TYPE pake_edge_requests_total counter\n");
-        if let Ok(requests) = self.requests.lock() {
-            for ((method, status), count) in requests.iter() {
-                let _ = writeln!(
-                    out,
-                    "pake_edge_requests_total{{method=\"{}\",status=\"{status}\"}} {count}",
-                    escape(method)
-                );
-            }
-        }
-        out.push_str("# HELP pake_edge_request_duration_seconds Time until the response head.\n");
-        out.push_str("# TYPE pake_edge_request_duration_seconds histogram\n");
-        if let Ok(durations) = self.durations.lock() {
-            for (method, histogram) in durations.iter() {
-                let method = escape(method);
-                for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
-                    let _ = writeln!(
-                        out,
-                        "pake_edge_request_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {count}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "pake_edge_request_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}",
-                    histogram.count
-                );
-                let _ = writeln!(
-                    out,
-                    "pake_edge_request_duration_seconds_sum{{method=\"{method}\"}} {}",
-                    histogram.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "pake_edge_request_duration_seconds_count{{method=\"{method}\"}} {}",
-                    histogram.count
-                );
-            }
-        }
-        out
+        self.render_as(Format::Prometheus).1
     }
-}
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    /// The process registry and this edge's metrics in `format`, with its content type.
+    pub fn render_as(&self, format: Format) -> (&'static str, String) {
+        pake_runtime::metrics::render(format, &[&self.registry])
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pake_runtime::metrics::exposition;
 
     #[test]
     fn renders_counters_and_cumulative_buckets() {
@@ -113,14 +86,26 @@ mod tests {
         metrics.record("/a.B/C", 200, Duration::from_millis(3));
         metrics.record("/a.B/C", 200, Duration::from_millis(300));
         metrics.record("/a.B/C", 404, Duration::from_millis(1));
-        let text = metrics.render();
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let (_, text) = metrics.render_as(format);
+            let samples = exposition::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let value = |name: &str, labels: &[(&str, &str)]| {
+                exposition::value(&samples, name, labels).unwrap_or(-1.0)
+            };
+            let method = ("method", "/a.B/C");
+            let total = "pake_edge_requests_total";
+            assert_eq!(value(total, &[method, ("status", "200")]), 2.0, "{text}");
+            assert_eq!(value(total, &[method, ("status", "404")]), 1.0, "{text}");
+            let bucket = "pake_edge_request_duration_seconds_bucket";
+            assert_eq!(value(bucket, &[method, ("le", "0.005")]), 2.0, "{text}");
+            assert_eq!(value(bucket, &[method, ("le", "+Inf")]), 3.0, "{text}");
+            let count = "pake_edge_request_duration_seconds_count";
+            assert_eq!(value(count, &[method]), 3.0, "{text}");
+        }
         assert!(
-            text.contains("pake_edge_requests_total{method=\"/a.B/C\",status=\"200\"} 2"),
-            "{text}"
+            metrics
+                .render()
+                .contains("pake_edge_requests_total{method=\"/a.B/C\",status=\"200\"} 2\n")
         );
-        assert!(text.contains("pake_edge_requests_total{method=\"/a.B/C\",status=\"404\"} 1"));
-        assert!(text.contains("le=\"0.005\"} 2"), "{text}");
-        assert!(text.contains("le=\"+Inf\"} 3"));
-        assert!(text.contains("pake_edge_request_duration_seconds_count{method=\"/a.B/C\"} 3"));
     }
 }

@@ -190,10 +190,18 @@ impl JwksSource for GrpcJwksSource {
         let mut client = pake_api::identity::identity_service_client::IdentityServiceClient::new(
             self.channel.clone(),
         );
-        let response = client
-            .get_jwks(pake_api::identity::GetJwksRequest {})
-            .await
-            .map_err(|status| Error::unavailable("identity service unavailable", status))?;
+        let answer = client.get_jwks(pake_api::identity::GetJwksRequest {}).await;
+        crate::metrics::counter_family(
+            "pake_jwks_fetches",
+            "JWKS fetches by the token verifier (refreshes and unknown key ids), by result",
+        )
+        .get_or_create(&vec![(
+            "result",
+            if answer.is_ok() { "ok" } else { "error" }.to_owned(),
+        )])
+        .inc();
+        let response =
+            answer.map_err(|status| Error::unavailable("identity service unavailable", status))?;
         Ok(response
             .into_inner()
             .keys

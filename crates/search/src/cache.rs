@@ -54,6 +54,7 @@ type Entries = (HashMap<CacheKey, Vec<u8>>, VecDeque<CacheKey>);
 pub struct InProcessQueryCache {
     capacity: usize,
     entries: Mutex<Entries>,
+    metrics: pake_runtime::metrics::cache::CacheMetrics,
 }
 
 impl InProcessQueryCache {
@@ -62,6 +63,7 @@ impl InProcessQueryCache {
         InProcessQueryCache {
             capacity,
             entries: Mutex::new((HashMap::new(), VecDeque::new())),
+            metrics: pake_runtime::metrics::cache::CacheMetrics::new("search_query", "memory"),
         }
     }
 }
@@ -70,7 +72,9 @@ impl InProcessQueryCache {
 impl QueryCache for InProcessQueryCache {
     async fn get(&self, key: &CacheKey) -> Option<Vec<u8>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.0.get(key).cloned()
+        let page = entries.0.get(key).cloned();
+        self.metrics.lookup(page.is_some());
+        page
     }
 
     async fn put(&self, key: CacheKey, page: Vec<u8>) {
@@ -81,13 +85,24 @@ impl QueryCache for InProcessQueryCache {
         let (map, order) = &mut *entries;
         if map.insert(key.clone(), page).is_none() {
             order.push_back(key);
+            self.metrics.add_entries(1);
         }
         while map.len() > self.capacity {
             let Some(oldest) = order.pop_front() else {
                 break;
             };
-            map.remove(&oldest);
+            if map.remove(&oldest).is_some() {
+                self.metrics.add_entries(-1);
+            }
         }
+    }
+}
+
+impl Drop for InProcessQueryCache {
+    fn drop(&mut self) {
+        let entries = self.entries.get_mut().unwrap_or_else(|p| p.into_inner());
+        self.metrics
+            .add_entries(-i64::try_from(entries.0.len()).unwrap_or(0));
     }
 }
 

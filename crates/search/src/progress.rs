@@ -37,13 +37,15 @@ pub struct Progress {
 
 impl Default for Progress {
     fn default() -> Self {
+        let inner = Arc::new(Mutex::new(Snapshot {
+            state: State::CatchingUp,
+            last_commit_time: None,
+            pending_events: 0,
+            oldest_pending: None,
+        }));
+        crate::progress_metrics::track(Arc::downgrade(&inner));
         Progress {
-            inner: Arc::new(Mutex::new(Snapshot {
-                state: State::CatchingUp,
-                last_commit_time: None,
-                pending_events: 0,
-                oldest_pending: None,
-            })),
+            inner,
             serving: Arc::new(tokio::sync::watch::channel(true).0),
         }
     }
