@@ -1,0 +1,12 @@
+//! `pake migrate`, `pake backup FILE` and `pake token` as an operator or a script runs them:
+//! the real binary, against real servers (`pake serve` on port 0, or the in-process server of
+//! the testkit), SQLite and — when `PAKE_TEST_DATABASE_URL` is set — PostgreSQL.
+
+#[path = "commands/backup.rs"]
+mod backup;
+#[path = "commands/migrate.rs"]
+mod migrate;
+#[path = "commands/support.rs"]
+mod support;
+#[path = "commands/token.rs"]
+mod token;

@@ -1,0 +1,149 @@
+//! `pake token`: the token alone on stdout, usable at once; every failure on stderr with a
+//! non-zero exit, never echoing the password or the API key.
+
+use pake_api::identity::identity_service_client::IdentityServiceClient;
+use pake_api::identity::{ApiKey, CreateApiKeyRequest};
+use pake_api::knowledge::ListItemsRequest;
+use pake_api::knowledge::knowledge_service_client::KnowledgeServiceClient;
+use pake_testkit::{TEST_PASSWORD, authorized, sign_up_and_in, spawn_app};
+
+use crate::support::{pake, stderr, stdout};
+
+/// The one line of stdout, which must be a JWT that the server accepts.
+async fn assert_usable_token(url: &str, output: &std::process::Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(output),
+        stderr(output)
+    );
+    let printed = stdout(output);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 1, "only the token: {printed:?}");
+    let token = lines[0].to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    KnowledgeServiceClient::new(crate::support::channel(url).await)
+        .list_items(authorized(&token, ListItemsRequest::default()))
+        .await
+        .expect("the printed token is accepted");
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_on_stdin_gives_a_token_and_a_wrong_one_an_error() {
+    let app = spawn_app().await;
+    let user = sign_up_and_in(&app, "token").await;
+    let username = user.user.username.clone();
+    let args = ["token", "--server", &app.url, "--username", &username];
+
+    let signed_in = pake(&args, &[], &format!("{TEST_PASSWORD}\n")).await;
+    assert_usable_token(&app.url, &signed_in).await;
+    assert!(!stderr(&signed_in).contains(TEST_PASSWORD));
+
+    let wrong = "not the password of this user";
+    let refused = pake(&args, &[], &format!("{wrong}\n")).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(stdout(&refused), "", "nothing on stdout for $(…)");
+    let message = stderr(&refused);
+    assert!(
+        message.contains("signing in") && message.contains("Unauthenticated"),
+        "{message}"
+    );
+    assert!(!message.contains(wrong), "the password is not echoed");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_in_pake_token_is_exchanged_for_a_token() {
+    let app = spawn_app().await;
+    let user = sign_up_and_in(&app, "token_key").await;
+    let secret = IdentityServiceClient::new(app.channel().await)
+        .create_api_key(authorized(
+            &user.access_token,
+            CreateApiKeyRequest {
+                parent: "users/me".into(),
+                api_key: Some(ApiKey {
+                    display_name: "backup script".into(),
+                    ..ApiKey::default()
+                }),
+                ..CreateApiKeyRequest::default()
+            },
+        ))
+        .await
+        .expect("create api key")
+        .into_inner()
+        .secret;
+
+    let exchanged = pake(
+        &["token", "--server", &app.url],
+        &[("PAKE_TOKEN", &secret)],
+        "",
+    )
+    .await;
+    let token = assert_usable_token(&app.url, &exchanged).await;
+    assert_ne!(token, secret);
+    assert!(!stderr(&exchanged).contains(&secret));
+
+    // A well-formed key that does not exist.
+    let bogus = format!("{}x", &secret[..secret.len() - 1]);
+    let refused = pake(&["token", "--server", &app.url, "--token", &bogus], &[], "").await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(stdout(&refused), "");
+    let message = stderr(&refused);
+    assert!(message.contains("exchanging the API key"), "{message}");
+    assert!(
+        !message.contains(&bogus),
+        "the key is not echoed: {message}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_and_missing_credentials_fail_on_stderr() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let unreachable = pake(
+        &["token", "--server", &url, "--username", "ada"],
+        &[],
+        &format!("{TEST_PASSWORD}\n"),
+    )
+    .await;
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert_eq!(stdout(&unreachable), "");
+    assert!(
+        stderr(&unreachable).contains(&format!("connecting to {url}")),
+        "{}",
+        stderr(&unreachable)
+    );
+
+    let malformed = pake(
+        &["token", "--server", "http://exa mple", "--username", "ada"],
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(malformed.status.code(), Some(1));
+    assert!(
+        stderr(&malformed).contains("--server"),
+        "{}",
+        stderr(&malformed)
+    );
+
+    let nobody = pake(&["token", "--server", &url], &[], "").await;
+    assert_eq!(nobody.status.code(), Some(2));
+    assert!(
+        stderr(&nobody).contains("--username"),
+        "{}",
+        stderr(&nobody)
+    );
+
+    let access_token = pake(&["token", "--server", &url, "--token", "eyJ.a.b"], &[], "").await;
+    assert_eq!(access_token.status.code(), Some(2));
+    assert!(
+        stderr(&access_token).contains("not an API key"),
+        "{}",
+        stderr(&access_token)
+    );
+}
