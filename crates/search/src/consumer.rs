@@ -2,9 +2,12 @@
 //! account) — the same code path in the all-in-one and in the mesh.
 //!
 //! On start it resumes after the cursor committed with the index, or rebuilds from a SNAPSHOT
-//! when the index is empty (or its cursor has expired). Changes are committed in batches (at most
-//! every `COMMIT_INTERVAL`) together with the cursor they reach; heartbeats advance the applied
-//! cursor when nothing is pending. Lost connections are retried with backoff.
+//! when the index is empty (or its cursor has expired). A task receives the feed into a buffer
+//! while the consumer applies it, so a commit being written never stalls the stream. Changes are
+//! committed in batches together with the cursor they reach: `COMMIT_INTERVAL` after the first
+//! change of a batch, or later when the last commit took longer than that (see
+//! [`Batch::commit_at`]). Heartbeats advance the applied cursor when nothing is pending. Lost
+//! connections are retried with backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,13 +17,18 @@ use pake_api::knowledge::knowledge_service_client::KnowledgeServiceClient;
 use pake_api::knowledge::{Item, ItemEvent, WatchItemsRequest};
 use pake_core::token::ServiceTokenSource;
 use pake_runtime::Shutdown;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until};
 use tonic::transport::Channel;
 
 use crate::index::{IndexedItem, SearchIndex, Visibility};
 use crate::progress::Progress;
 
 const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+/// Events received ahead of indexing (the feed keeps flowing during a commit).
+const RECEIVE_BUFFER: usize = 4096;
+/// A commit slower than this is logged as a warning.
+const SLOW_COMMIT: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// An item should be searchable within this long of its write (SPEC §5).
 const FRESHNESS_TARGET: Duration = Duration::from_secs(1);
@@ -117,7 +125,7 @@ impl FeedConsumer {
         request.metadata_mut().insert("authorization", header);
         let mut client = KnowledgeServiceClient::new(self.channel.clone())
             .max_decoding_message_size(8 * 1024 * 1024);
-        let mut stream = match client.watch_items(request).await {
+        let stream = match client.watch_items(request).await {
             Ok(response) => response.into_inner(),
             Err(status) => return Err(classify(status, rebuilding)),
         };
@@ -127,27 +135,34 @@ impl FeedConsumer {
             self.index.clear().map_err(index_error)?;
         }
         self.applied.send_replace(applied);
-        let mut pending: Option<String> = None;
+        // Receiving runs beside indexing, so the feed keeps flowing while a commit is written.
+        let (events, mut received) = mpsc::channel(RECEIVE_BUFFER);
+        let _receiver = AbortOnDrop(tokio::spawn(receive(stream, events)));
+        let mut batch = Batch::default();
         let mut in_snapshot = rebuilding;
-        let mut ticker = tokio::time::interval(COMMIT_INTERVAL);
         loop {
+            let commit_at = if in_snapshot { None } else { batch.commit_at() };
             tokio::select! {
-                message = stream.message() => {
+                message = received.recv() => {
                     let event = match message {
-                        Ok(Some(event)) => event,
-                        Ok(None) => return Err(FollowError::Retry(tonic::Status::unavailable("feed ended"))),
-                        Err(status) => {
-                            if let Some(cursor) = pending.take() {
-                                self.commit(cursor).await?;
+                        Some(Ok(event)) => event,
+                        Some(Err(status)) => {
+                            if !in_snapshot && let Some(cursor) = batch.take() {
+                                self.commit(cursor, &mut batch).await?;
                             }
                             return Err(classify(status, false));
                         }
+                        None => {
+                            return Err(FollowError::Retry(tonic::Status::internal(
+                                "change feed receiver stopped",
+                            )));
+                        }
                     };
-                    self.apply(event, &mut pending, &mut in_snapshot).await?;
+                    self.apply(event, &mut batch, &mut in_snapshot).await?;
                 }
-                _ = ticker.tick() => {
-                    if !in_snapshot && let Some(cursor) = pending.take() {
-                        self.commit(cursor).await?;
+                () = sleep_until(commit_at.unwrap_or_else(Instant::now)), if commit_at.is_some() => {
+                    if let Some(cursor) = batch.take() {
+                        self.commit(cursor, &mut batch).await?;
                     }
                 }
             }
@@ -157,7 +172,7 @@ impl FeedConsumer {
     async fn apply(
         &self,
         event: ItemEvent,
-        pending: &mut Option<String>,
+        batch: &mut Batch,
         in_snapshot: &mut bool,
     ) -> Result<(), FollowError> {
         let kind = Type::try_from(event.r#type).unwrap_or(Type::Unspecified);
@@ -187,11 +202,13 @@ impl FeedConsumer {
             }
             Type::SnapshotEnd => {
                 *in_snapshot = false;
-                self.commit(event.cursor).await?;
+                // The snapshot's own changes are committed with the cursor it ends at.
+                batch.take();
+                self.commit(event.cursor, batch).await?;
                 return Ok(());
             }
             Type::Heartbeat => {
-                if pending.is_none() && !*in_snapshot {
+                if batch.is_empty() && !*in_snapshot {
                     if event.cursor > *self.applied.borrow() {
                         // Nothing pending: everything up to the head is in the index already.
                         self.applied.send_replace(event.cursor);
@@ -202,29 +219,154 @@ impl FeedConsumer {
             }
             Type::Unspecified => return Ok(()),
         }
-        if !event.cursor.is_empty() {
-            *pending = Some(event.cursor);
-        }
+        batch.add(event.cursor);
         Ok(())
     }
 
-    async fn commit(&self, cursor: String) -> Result<(), FollowError> {
+    /// Commits the index at `cursor` and publishes it; `batch` learns what the commit cost.
+    async fn commit(&self, cursor: String, batch: &mut Batch) -> Result<(), FollowError> {
         let index = self.index.clone();
         let committed = cursor.clone();
+        let started = Instant::now();
         tokio::task::spawn_blocking(move || index.commit(&committed))
             .await
             .map_err(|e| FollowError::Retry(tonic::Status::internal(e.to_string())))?
             .map_err(index_error)?;
+        let cost = started.elapsed();
+        batch.committed(cost);
+        commit_metrics().record(cost, batch.events_committed);
         // Behind when what was just committed had waited longer than the freshness target.
-        let behind = self
+        let waited = self
             .progress
             .snapshot()
             .oldest_pending
-            .and_then(|oldest| oldest.elapsed().ok())
-            .is_some_and(|waited| waited > FRESHNESS_TARGET);
+            .and_then(|oldest| oldest.elapsed().ok());
+        let behind = waited.is_some_and(|waited| waited > FRESHNESS_TARGET);
+        if cost > SLOW_COMMIT {
+            tracing::warn!(
+                events = batch.events_committed,
+                commit_ms = cost.as_millis(),
+                waited_ms = waited.map(|w| w.as_millis()),
+                "slow search index commit"
+            );
+        } else {
+            tracing::debug!(
+                events = batch.events_committed,
+                commit_ms = cost.as_millis(),
+                waited_ms = waited.map(|w| w.as_millis()),
+                "search index committed"
+            );
+        }
         self.progress.committed(behind);
         self.applied.send_replace(cursor);
         Ok(())
+    }
+}
+
+/// The changes applied to the index writer and not yet committed, and when to commit them.
+#[derive(Debug, Default)]
+struct Batch {
+    /// The cursor the pending changes reach.
+    cursor: Option<String>,
+    /// When the first pending change was applied.
+    since: Option<Instant>,
+    events: u64,
+    /// Events in the last commit.
+    events_committed: u64,
+    /// When the last commit finished, and what it cost.
+    last_commit: Option<(Instant, Duration)>,
+}
+
+impl Batch {
+    fn add(&mut self, cursor: String) {
+        self.since.get_or_insert_with(Instant::now);
+        self.events += 1;
+        if !cursor.is_empty() {
+            self.cursor = Some(cursor);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.cursor.is_none()
+    }
+
+    /// The cursor to commit, emptying the batch.
+    fn take(&mut self) -> Option<String> {
+        self.since = None;
+        self.events_committed = std::mem::take(&mut self.events);
+        self.cursor.take()
+    }
+
+    fn committed(&mut self, cost: Duration) {
+        self.last_commit = Some((Instant::now(), cost));
+    }
+
+    /// When the pending changes should be committed: `COMMIT_INTERVAL` after the first of them,
+    /// but never sooner after the last commit than that commit took — so when commits get
+    /// expensive (a large index, a loaded machine) batches grow instead of commits taking all
+    /// the time, and the index keeps up.
+    fn commit_at(&self) -> Option<Instant> {
+        self.cursor.as_ref()?;
+        let due = self.since.unwrap_or_else(Instant::now) + COMMIT_INTERVAL;
+        Some(match self.last_commit {
+            Some((finished, cost)) => due.max(finished + cost),
+            None => due,
+        })
+    }
+}
+
+/// `pake_search_index_commit_duration_seconds` and `pake_search_index_committed_events_total`.
+struct CommitMetrics {
+    duration: pake_runtime::metrics::Histogram,
+    events: pake_runtime::metrics::Counter,
+}
+
+impl CommitMetrics {
+    fn record(&self, cost: Duration, events: u64) {
+        self.duration.observe(cost.as_secs_f64());
+        self.events.inc_by(events);
+    }
+}
+
+fn commit_metrics() -> &'static CommitMetrics {
+    static METRICS: std::sync::OnceLock<CommitMetrics> = std::sync::OnceLock::new();
+    METRICS.get_or_init(|| CommitMetrics {
+        duration: pake_runtime::metrics::histogram(
+            "pake_search_index_commit_duration_seconds",
+            "Time to commit a batch of feed changes to the search index (and reload its reader)",
+            &pake_runtime::metrics::DURATION_BUCKETS,
+        ),
+        events: pake_runtime::metrics::counter(
+            "pake_search_index_committed_events_total",
+            "Change-feed events committed to the search index",
+        ),
+    })
+}
+
+/// Reads the feed into `events` until it ends, fails or nobody listens.
+async fn receive(
+    mut stream: tonic::Streaming<ItemEvent>,
+    events: mpsc::Sender<Result<ItemEvent, tonic::Status>>,
+) {
+    loop {
+        let next = match stream.message().await {
+            Ok(Some(event)) => Ok(event),
+            Ok(None) => Err(tonic::Status::unavailable("change feed ended")),
+            Err(status) => Err(status),
+        };
+        let last = next.is_err();
+        if events.send(next).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+/// Stops a task when dropped (the receiver when its connection is given up).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -281,5 +423,54 @@ fn to_indexed(item: Item) -> IndexedItem {
         content: item.content,
         tags: item.tags,
         owner: item.owner,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_is_due_an_interval_after_its_first_change_or_later_after_a_slow_commit() {
+        let mut batch = Batch::default();
+        assert_eq!(
+            batch.commit_at(),
+            None,
+            "nothing pending, nothing to commit"
+        );
+        let first = Instant::now();
+        batch.add("c1".to_owned());
+        tokio::time::advance(Duration::from_millis(50)).await;
+        batch.add("c2".to_owned());
+        assert_eq!(batch.commit_at(), Some(first + COMMIT_INTERVAL));
+
+        assert_eq!(batch.take().as_deref(), Some("c2"));
+        assert_eq!(batch.events_committed, 2);
+        assert!(batch.is_empty());
+        // The commit took a second: the next one waits at least as long after it finished.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        batch.committed(Duration::from_secs(1));
+        let finished = Instant::now();
+        batch.add("c3".to_owned());
+        assert_eq!(batch.commit_at(), Some(finished + Duration::from_secs(1)));
+
+        // A cheap commit leaves the interval in charge again.
+        batch.take();
+        batch.committed(Duration::from_millis(10));
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let next = Instant::now();
+        batch.add("c4".to_owned());
+        assert_eq!(batch.commit_at(), Some(next + COMMIT_INTERVAL));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_without_a_cursor_are_counted_but_need_no_commit() {
+        let mut batch = Batch::default();
+        batch.add(String::new());
+        assert!(batch.is_empty());
+        assert_eq!(batch.commit_at(), None);
+        batch.add("c1".to_owned());
+        assert_eq!(batch.take().as_deref(), Some("c1"));
+        assert_eq!(batch.events_committed, 2);
     }
 }
