@@ -73,6 +73,22 @@ pub struct Options {
     /// Freshness probes started per second in `search-freshness`.
     #[arg(long, default_value_t = 20.0)]
     pub probe_rate: f64,
+    /// How the edge of `edge-get-item` reaches the services: in-process (the all-in-one
+    /// `pake serve`) or over loopback gRPC (`pake serve edge` in front of a service).
+    #[arg(long, value_enum, default_value = "in-process")]
+    pub edge_upstream: EdgeUpstream,
+    /// Overrides `edge.upstream_connections` of the edge in `edge-get-item` over gRPC.
+    #[arg(long)]
+    pub edge_connections: Option<usize>,
+}
+
+/// How the edge reaches the services in `edge-get-item`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EdgeUpstream {
+    /// The server's call path in-process, as the all-in-one runs it.
+    InProcess,
+    /// The server's gRPC port over loopback.
+    Grpc,
 }
 
 impl Options {
@@ -96,6 +112,8 @@ impl Options {
             notes: 10_000,
             write_load: 0.6,
             probe_rate: 20.0,
+            edge_upstream: EdgeUpstream::InProcess,
+            edge_connections: None,
         }
     }
 

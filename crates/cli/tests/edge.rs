@@ -25,9 +25,13 @@ async fn start() -> Edge {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
+    // In-process, as `pake serve` runs it; `pake serve edge` over gRPC is tested in
+    // edge/binary.rs, and the network path with a service it has never seen in
+    // crates/edge/tests/echo.rs.
     let edge = pake::app::start_edge(
         &app.config,
         Some(app.url.clone()),
+        Some(app.local_service()),
         listener,
         app.shutdown_signal(),
     )

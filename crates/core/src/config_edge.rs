@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// Default HTTP listen address of the edge.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 
+/// Default of `edge.upstream_connections`.
+pub const DEFAULT_UPSTREAM_CONNECTIONS: usize = 4;
+
 /// JSON edge settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,6 +32,10 @@ pub struct EdgeConfig {
     pub max_body_bytes: usize,
     /// Largest client-streaming (NDJSON) request body, 1 KiB..=16 GiB.
     pub max_stream_body_bytes: usize,
+    /// HTTP/2 connections the edge keeps to each upstream address, 1..=64; calls are spread
+    /// over them in turn (one connection is one task, so one connection caps the edge at a
+    /// fraction of the machine).
+    pub upstream_connections: usize,
 }
 
 impl Default for EdgeConfig {
@@ -41,6 +48,7 @@ impl Default for EdgeConfig {
             upstreams: BTreeMap::new(),
             max_body_bytes: 4 * 1024 * 1024,
             max_stream_body_bytes: 256 * 1024 * 1024,
+            upstream_connections: DEFAULT_UPSTREAM_CONNECTIONS,
         }
     }
 }
@@ -130,6 +138,15 @@ impl EdgeConfig {
                 format!(
                     "{} is out of range; expected 1024..=1073741824",
                     self.max_body_bytes
+                ),
+            ));
+        }
+        if !(1..=64).contains(&self.upstream_connections) {
+            problems.push((
+                "edge.upstream_connections".to_owned(),
+                format!(
+                    "{} is out of range; expected 1..=64",
+                    self.upstream_connections
                 ),
             ));
         }

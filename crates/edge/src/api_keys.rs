@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
-use tonic::transport::Channel;
 
 use crate::errors::Error;
 
@@ -29,13 +28,13 @@ const MAX_ENTRIES: usize = 10_000;
 /// Exchanges API keys for access tokens, with a cache.
 #[derive(Debug)]
 pub struct ApiKeyExchange {
-    channel: Channel,
+    channel: crate::upstream::Upstream,
     cache: Mutex<HashMap<[u8; 32], (String, SystemTime)>>,
 }
 
 impl ApiKeyExchange {
     /// An exchange against identity at `channel`.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: crate::upstream::Upstream) -> Self {
         ApiKeyExchange {
             channel,
             cache: Mutex::new(HashMap::new()),

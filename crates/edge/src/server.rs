@@ -45,6 +45,11 @@ pub struct EdgeOptions {
     pub limits: Limits,
     /// How long open requests may take to finish after shutdown starts.
     pub drain_timeout: Duration,
+    /// HTTP/2 connections per upstream address (at least 1).
+    pub upstream_connections: usize,
+    /// The all-in-one's own gRPC services in-process: when set, every service without an
+    /// address in `upstreams` is called through it instead of `default_upstream`.
+    pub local_upstream: Option<crate::upstream::Upstream>,
 }
 
 impl Default for EdgeOptions {
@@ -55,6 +60,8 @@ impl Default for EdgeOptions {
             upstreams: BTreeMap::new(),
             limits: Limits::default(),
             drain_timeout: Duration::from_secs(20),
+            upstream_connections: pake_core::config::DEFAULT_UPSTREAM_CONNECTIONS,
+            local_upstream: None,
         }
     }
 }
@@ -123,7 +130,15 @@ impl Edge {
     pub fn new(options: &EdgeOptions, shutdown: Shutdown) -> Result<Edge, Error> {
         let pool = descriptors::load_pool(options.descriptor_set.as_deref())?;
         let router = Router::new(descriptors::bindings(&pool)?)?;
-        let upstreams = Upstreams::new(options.default_upstream.as_deref(), &options.upstreams)?;
+        let upstreams = Upstreams::new(
+            options.default_upstream.as_deref(),
+            &options.upstreams,
+            options.upstream_connections,
+        )?;
+        let upstreams = match &options.local_upstream {
+            Some(local) => upstreams.with_local_default(local.clone()),
+            None => upstreams,
+        };
         let title = match &options.descriptor_set {
             None => "PAKE JSON API".to_owned(),
             Some(path) => format!(
@@ -239,15 +254,12 @@ async fn openapi(State(state): State<Arc<EdgeState>>) -> Response {
         .into_response()
 }
 
-async fn metrics(State(state): State<Arc<EdgeState>>) -> Response {
-    (
-        [(
-            http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
+/// This edge's metrics and the process registry ([`pake_runtime::metrics`]); OpenMetrics when
+/// the scraper asks for it, else the Prometheus text format.
+async fn metrics(State(state): State<Arc<EdgeState>>, headers: http::HeaderMap) -> Response {
+    let format = pake_runtime::metrics::Format::from_accept(headers.get(http::header::ACCEPT));
+    let (content_type, text) = state.metrics.render_as(format);
+    ([(http::header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
 async fn healthz() -> &'static str {

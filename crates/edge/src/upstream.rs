@@ -1,17 +1,25 @@
-//! Generic gRPC calls to the upstreams: one lazily connected channel per upstream address,
+//! Generic gRPC calls to the upstreams: a few lazily connected channels per upstream address
+//! (`edge.upstream_connections`, used in turn),
 //! chosen by the gRPC service name, and a codec that passes encoded message bytes through
 //! (the edge encodes and decodes with the descriptor pool itself).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
 use futures::Stream;
 use http::uri::PathAndQuery;
+use pake_runtime::server::CallError;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder, Streaming};
 use tonic::metadata::MetadataMap;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+use tower::ServiceExt;
+
+/// The name of the in-process upstream in logs.
+const LOCAL: &str = "(in-process)";
 
 /// An upstream address that is not a valid gRPC URL.
 #[derive(Debug, thiserror::Error)]
@@ -25,37 +33,73 @@ pub struct Error {
 /// Where each gRPC service is.
 #[derive(Clone, Debug, Default)]
 pub struct Upstreams {
-    default: Option<(String, Channel)>,
-    by_service: HashMap<String, (String, Channel)>,
+    default: Option<(String, Connections)>,
+    by_service: HashMap<String, (String, Connections)>,
+}
+
+/// Where a call goes: a gRPC channel, or the all-in-one's own services in-process
+/// ([`pake_runtime::server::LocalService`]). Cheap to clone.
+pub type Upstream = pake_runtime::server::LocalService;
+
+/// Lazily connected channels to one address (or the one in-process service), handed out in turn.
+#[derive(Clone, Debug)]
+struct Connections {
+    channels: Arc<[Upstream]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Connections {
+    fn new(channels: Arc<[Upstream]>) -> Self {
+        Connections {
+            channels,
+            next: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn next(&self) -> Upstream {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        self.channels[turn % self.channels.len()].clone()
+    }
 }
 
 impl Upstreams {
-    /// Channels for `default` (every service not in `by_service`) and each mapped service.
+    /// Channels for `default` (every service not in `by_service`) and each mapped service,
+    /// `connections` (at least 1) per distinct address.
     pub fn new(
         default: Option<&str>,
         by_service: &BTreeMap<String, String>,
+        connections: usize,
     ) -> Result<Self, Error> {
-        let mut cache: HashMap<String, Channel> = HashMap::new();
-        let mut channel = |service: &str, url: &str| -> Result<(String, Channel), Error> {
-            if let Some(channel) = cache.get(url) {
-                return Ok((url.to_owned(), channel.clone()));
+        let mut cache: HashMap<String, Connections> = HashMap::new();
+        let mut connect = |service: &str, url: &str| -> Result<(String, Connections), Error> {
+            if let Some(existing) = cache.get(url) {
+                return Ok((url.to_owned(), existing.clone()));
             }
             let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|error| Error {
                 service: service.to_owned(),
                 url: url.to_owned(),
                 message: error.to_string(),
             })?;
-            let channel = endpoint
+            let endpoint = endpoint
                 .connect_timeout(Duration::from_secs(5))
-                .tcp_nodelay(true)
-                .connect_lazy();
-            cache.insert(url.to_owned(), channel.clone());
-            Ok((url.to_owned(), channel))
+                .tcp_nodelay(true);
+            let channels: Arc<[Upstream]> = (0..connections.max(1))
+                .map(|_| {
+                    Upstream::new(
+                        endpoint
+                            .connect_lazy()
+                            .map_err(|error| CallError(error.into())),
+                    )
+                })
+                .collect();
+            let pooled = Connections::new(channels);
+            cache.insert(url.to_owned(), pooled.clone());
+            Ok((url.to_owned(), pooled))
         };
-        let default = default.map(|url| channel("(default)", url)).transpose()?;
+        let default = default.map(|url| connect("(default)", url)).transpose()?;
         let mut map = HashMap::new();
         for (service, url) in by_service {
-            map.insert(service.clone(), channel(service, url)?);
+            map.insert(service.clone(), connect(service, url)?);
         }
         Ok(Upstreams {
             default,
@@ -63,19 +107,28 @@ impl Upstreams {
         })
     }
 
-    /// The channel for `service`, if it has an upstream.
-    pub fn channel(&self, service: &str) -> Option<Channel> {
+    /// Sends every service not mapped to an address of its own to `local` in-process (the
+    /// all-in-one's edge calling its own gRPC server) instead of the default address.
+    pub fn with_local_default(mut self, local: Upstream) -> Self {
+        let local = Connections::new(Arc::from([local]));
+        self.default = Some((LOCAL.to_owned(), local));
+        self
+    }
+
+    /// A channel for `service` (the next of its address's connections), if it has an upstream.
+    pub fn channel(&self, service: &str) -> Option<Upstream> {
         self.by_service
             .get(service)
             .or(self.default.as_ref())
-            .map(|(_, channel)| channel.clone())
+            .map(|(_, connections)| connections.next())
     }
 
     /// Every distinct upstream (URL, channel), for readiness checks.
-    pub fn distinct(&self) -> Vec<(String, Channel)> {
-        let mut seen: BTreeMap<String, Channel> = BTreeMap::new();
-        for (url, channel) in self.default.iter().chain(self.by_service.values()) {
-            seen.entry(url.clone()).or_insert_with(|| channel.clone());
+    pub fn distinct(&self) -> Vec<(String, Upstream)> {
+        let mut seen: BTreeMap<String, Upstream> = BTreeMap::new();
+        for (url, connections) in self.default.iter().chain(self.by_service.values()) {
+            seen.entry(url.clone())
+                .or_insert_with(|| connections.next());
         }
         seen.into_iter().collect()
     }
@@ -84,7 +137,7 @@ impl Upstreams {
 /// One call's request side.
 pub struct Call {
     /// The upstream channel.
-    pub channel: Channel,
+    pub channel: Upstream,
     /// `/package.Service/Method`.
     pub path: String,
     /// The metadata to send.
@@ -153,7 +206,7 @@ impl Call {
     }
 }
 
-async fn ready(grpc: &mut tonic::client::Grpc<Channel>) -> Result<(), Status> {
+async fn ready(grpc: &mut tonic::client::Grpc<Upstream>) -> Result<(), Status> {
     grpc.ready()
         .await
         .map_err(|error| Status::from_error(Box::new(error)))

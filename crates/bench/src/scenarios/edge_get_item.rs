@@ -12,16 +12,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use pake_api::knowledge::item::Visibility;
 use pake_runtime::Shutdown;
 use tonic::Status;
 
 use crate::load::{Call, Measurement, alternate};
 use crate::machine::Machine;
-use crate::options::Options;
+use crate::options::{EdgeUpstream, Options};
 use crate::report::{self, Summary, millis};
 use crate::scenarios::get_item::{Credentials, GetItemCall, GetItemScenario};
 use crate::scenarios::pake_server::PakeServer;
@@ -51,10 +50,16 @@ pub async fn run(options: &Options) -> anyhow::Result<EdgeReport> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .context("binding the edge to a loopback port")?;
-    let config = pake_core::config::Config::default();
+    let mut config = pake_core::config::Config::default();
+    if let Some(connections) = options.edge_connections {
+        config.edge.upstream_connections = connections;
+    }
+    let local = (options.edge_upstream == EdgeUpstream::InProcess)
+        .then(|| scenario.server().local_service());
     let edge = pake::app::start_edge(
         &config,
         Some(scenario.server().url.clone()),
+        local,
         listener,
         edge_shutdown.clone(),
     )
@@ -108,37 +113,64 @@ impl Call for Route {
     }
 }
 
-/// A client with its own keep-alive HTTP/1.1 connection to the edge.
+/// A client with its own keep-alive HTTP/1.1 connection to the edge (hyper's connection-level
+/// client, as the gRPC clients have one HTTP/2 connection each: no pool in between), made on
+/// the first call and again if the edge closes it.
 pub struct EdgeCall {
-    client: Client<HttpConnector, Empty<Bytes>>,
-    base: String,
+    edge: SocketAddr,
+    connection: Option<SendRequest<Empty<Bytes>>>,
+    host: String,
     bearer: String,
     names: Arc<[String]>,
 }
 
 impl EdgeCall {
     fn new(edge: SocketAddr, scenario: &GetItemScenario) -> Self {
-        let mut connector = HttpConnector::new();
-        // As the gRPC side does: small responses must not wait for a delayed ACK.
-        connector.set_nodelay(true);
         EdgeCall {
-            client: Client::builder(TokioExecutor::new()).build(connector),
-            base: format!("http://{edge}/v1/"),
+            edge,
+            connection: None,
+            host: edge.to_string(),
             bearer: format!("Bearer {}", scenario.user().access_token),
             names: scenario.names(),
         }
     }
 
+    async fn connection(&mut self) -> Result<&mut SendRequest<Empty<Bytes>>, Status> {
+        let unavailable =
+            |error: &dyn std::fmt::Display| Status::unavailable(format!("edge: {error}"));
+        if self.connection.as_ref().is_none_or(SendRequest::is_closed) {
+            let stream = tokio::net::TcpStream::connect(self.edge)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            // As the gRPC side does: small responses must not wait for a delayed ACK.
+            stream.set_nodelay(true).map_err(|e| unavailable(&e))?;
+            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| unavailable(&e))?;
+            // Ends when the sender is dropped or the edge closes the connection.
+            tokio::spawn(connection);
+            self.connection = Some(sender);
+        }
+        let sender = self
+            .connection
+            .as_mut()
+            .ok_or_else(|| Status::internal("no connection"))?;
+        sender.ready().await.map_err(|e| unavailable(&e))?;
+        Ok(sender)
+    }
+
     async fn call(&mut self) -> Result<(), Status> {
         let index = rand::random::<usize>() % self.names.len();
-        let name = &self.names[index];
-        let request = http::Request::get(format!("{}{name}", self.base))
+        let name = self.names[index].clone();
+        let request = http::Request::get(format!("/v1/{name}"))
+            .header(http::header::HOST, &self.host)
             .header(http::header::AUTHORIZATION, &self.bearer)
             .body(Empty::new())
             .map_err(|error| Status::internal(error.to_string()))?;
         let response = self
-            .client
-            .request(request)
+            .connection()
+            .await?
+            .send_request(request)
             .await
             .map_err(|error| Status::unavailable(format!("edge: {error}")))?;
         let status = response.status();
@@ -182,8 +214,18 @@ impl Summary for EdgeReport {
         writeln!(
             out,
             "edge-get-item: GetItem of {} items, {} clients, gRPC directly and through the edge \
-             (HTTP/1.1 keep-alive), alternated",
-            self.options.items, self.options.concurrency
+             (HTTP/1.1 keep-alive; edge → services {}), alternated",
+            self.options.items,
+            self.options.concurrency,
+            match self.options.edge_upstream {
+                EdgeUpstream::InProcess => "in-process, as in `pake serve`".to_owned(),
+                EdgeUpstream::Grpc => format!(
+                    "over loopback gRPC, {} connections, as `pake serve edge`",
+                    self.options
+                        .edge_connections
+                        .unwrap_or(pake_core::config::DEFAULT_UPSTREAM_CONNECTIONS)
+                ),
+            }
         )?;
         let row = |route: &str, run: &Measurement| {
             vec![

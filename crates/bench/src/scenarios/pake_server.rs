@@ -153,6 +153,11 @@ impl PakeServer {
         })
     }
 
+    /// The server's gRPC services in-process (what the all-in-one's edge calls).
+    pub fn local_service(&self) -> pake_runtime::server::LocalService {
+        self.handle.local_service()
+    }
+
     /// The URL of the PostgreSQL database the server runs on, if it does.
     pub fn postgres_url(&self) -> Option<&str> {
         self.database.as_ref().map(|database| database.url.as_str())

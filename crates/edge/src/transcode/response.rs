@@ -35,7 +35,11 @@ pub fn to_bytes(
     message: &DynamicMessage,
     response_body: Option<&FieldDescriptor>,
 ) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(&to_json(message, response_body)?).map_err(render_error)
+    match response_body {
+        // The common case straight to bytes, without building a `serde_json::Value` first.
+        None => serde_json::to_vec(message).map_err(render_error),
+        Some(_) => serde_json::to_vec(&to_json(message, response_body)?).map_err(render_error),
+    }
 }
 
 fn render_error(error: serde_json::Error) -> Error {
