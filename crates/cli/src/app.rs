@@ -29,6 +29,8 @@ pub struct AppHandle {
     database: Option<Database>,
     background: Vec<tokio::task::JoinHandle<()>>,
     role: ServiceRole,
+    metrics: Option<pake_runtime::metrics::listener::MetricsHandle>,
+    redis: Option<pake_runtime::redis::Redis>,
 }
 
 /// Starts the services of `role` on `listener`; they stop when `shutdown` is triggered.
@@ -53,9 +55,24 @@ pub async fn start(
         &config.upstream.knowledge,
     );
 
-    // Shared by identity (which adds to it) and the verifier (which consults it). In the mesh
-    // this set lives in Redis; a process without it only sees its own revocations.
-    let revoked: Arc<dyn RevokedSessions> = Arc::new(InProcessRevokedSessions::default());
+    // Redis, when configured, holds what replicas share (search cache, sign-in throttling,
+    // revoked sessions); each use falls back to in-process state while it is unreachable.
+    let redis = match &config.redis_url {
+        Some(url) => {
+            let redis = pake_runtime::redis::Redis::connect(url, &config.redis)?;
+            redis.wait_connected(Duration::from_secs(1)).await;
+            Some(redis)
+        }
+        None => None,
+    };
+    // Shared by identity (which adds to it) and the verifier (which consults it). Without
+    // Redis a process only sees its own revocations.
+    let revoked: Arc<dyn RevokedSessions> = match &redis {
+        Some(redis) => Arc::new(pake_runtime::redis_revocation::RedisRevokedSessions::new(
+            redis.clone(),
+        )),
+        None => Arc::new(InProcessRevokedSessions::default()),
+    };
     let verifier = Arc::new(
         Verifier::new(
             Arc::new(GrpcJwksSource::new(&identity_url).context("upstream.identity")?),
@@ -85,6 +102,12 @@ pub async fn start(
         && let Some(database) = &database
     {
         let (service, signer) = identity_service(config, database, revoked.clone()).await?;
+        let service = match &redis {
+            Some(redis) => service.with_throttle(Arc::new(
+                pake_identity::throttle_redis::RedisThrottle::new(redis.clone()),
+            )),
+            None => service,
+        };
         // Picks up rotations made by other replicas and destroys expired keys.
         background.push(signer.key_set().clone().spawn_maintenance(
             Duration::from_secs(config.auth.jwks_refresh_secs.clamp(1, 10)),
@@ -157,9 +180,16 @@ pub async fn start(
         )
         .context("upstream.knowledge")?;
         background.push(consumer.spawn());
-        let cache = Arc::new(pake_search::cache::InProcessQueryCache::new(
-            config.search.cache_entries,
-        ));
+        let cache: Arc<dyn pake_search::cache::QueryCache> = match &redis {
+            Some(redis) => Arc::new(pake_search::cache_redis::RedisQueryCache::new(
+                redis.clone(),
+                Duration::from_secs(config.redis.cache_ttl_secs),
+                config.redis.cache_max_entry_bytes,
+            )),
+            None => Arc::new(pake_search::cache::InProcessQueryCache::new(
+                config.search.cache_entries,
+            )),
+        };
         server.add_service(
             pake_search::SearchService::new(index, applied_rx, progress)
                 .with_cache(cache)
@@ -167,13 +197,45 @@ pub async fn start(
         );
     }
 
+    // Before the server: a configured metrics address in use fails the start-up cleanly.
+    let metrics = start_metrics_listener(config, role, shutdown).await?;
     let server = server.start(listener).await?;
     Ok(AppHandle {
         server,
         database,
         background,
         role,
+        metrics,
+        redis,
     })
+}
+
+/// Serves `/metrics` on `metrics_listen` when the JSON edge (whose `/metrics` has the same
+/// metrics) does not run in this process: single services, or the all-in-one without the edge.
+/// The default address in use is not fatal (several processes on one machine); a configured one
+/// is.
+async fn start_metrics_listener(
+    config: &Config,
+    role: ServiceRole,
+    shutdown: Shutdown,
+) -> anyhow::Result<Option<pake_runtime::metrics::listener::MetricsHandle>> {
+    if role == ServiceRole::All && config.edge.enabled {
+        return Ok(None);
+    }
+    let addr: SocketAddr = config
+        .metrics_listen
+        .parse()
+        .context("metrics_listen: expected ip:port")?;
+    let listener = match TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) if config.metrics_listen == pake_core::config::DEFAULT_METRICS_LISTEN => {
+            tracing::warn!(%addr, %error, "metrics listener not started (set metrics_listen)");
+            return Ok(None);
+        }
+        Err(error) => return Err(error).with_context(|| format!("metrics_listen {addr}")),
+    };
+    let handle = pake_runtime::metrics::listener::MetricsServer::start(listener, shutdown)?;
+    Ok(Some(handle))
 }
 
 /// The JSON edge's options from configuration. `default_upstream` (the all-in-one's own gRPC
@@ -189,18 +251,23 @@ pub fn edge_options(config: &Config, default_upstream: Option<String>) -> pake_e
             max_stream_body_bytes: edge.max_stream_body_bytes,
         },
         drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
+        upstream_connections: edge.upstream_connections,
+        local_upstream: None,
     }
 }
 
 /// Starts the JSON edge on `listener` (see [`edge_options`]); it stops when `shutdown` is
-/// triggered.
+/// triggered. With `local` (the all-in-one's own services, [`AppHandle::local_service`]) it
+/// calls them in-process rather than through `default_upstream`'s socket.
 pub async fn start_edge(
     config: &Config,
     default_upstream: Option<String>,
+    local: Option<pake_runtime::server::LocalService>,
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> anyhow::Result<pake_edge::EdgeHandle> {
-    let options = edge_options(config, default_upstream);
+    let mut options = edge_options(config, default_upstream);
+    options.local_upstream = local;
     let edge = pake_edge::Edge::new(&options, shutdown).context("starting the JSON edge")?;
     Ok(edge.serve(listener).await?)
 }
@@ -332,6 +399,11 @@ impl AppHandle {
         self.server.local_addr()
     }
 
+    /// The gRPC services' call path in-process (what the all-in-one's edge uses).
+    pub fn local_service(&self) -> pake_runtime::server::LocalService {
+        self.server.local_service()
+    }
+
     /// `http://ip:port` for clients.
     pub fn grpc_url(&self) -> String {
         self.server.url()
@@ -342,15 +414,28 @@ impl AppHandle {
         self.role
     }
 
+    /// The address of the metrics listener, when this process serves one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .map(pake_runtime::metrics::listener::MetricsHandle::local_addr)
+    }
+
     /// Waits for the server to stop (after shutdown and drain), then for background tasks, then
     /// closes the pools.
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.server.wait().await;
+        if let Some(metrics) = self.metrics {
+            metrics.wait().await;
+        }
         for task in self.background {
             let _ = task.await;
         }
         if let Some(database) = &self.database {
             database.close().await;
+        }
+        if let Some(redis) = &self.redis {
+            redis.quit().await;
         }
         result?;
         Ok(())

@@ -33,6 +33,13 @@ pub enum Command {
     Import(crate::vault::ImportArgs),
     /// Export the notes you may read from a running server as an Obsidian vault.
     Export(crate::vault::ExportArgs),
+    /// Apply every service's database migrations (servers also do at start); `--status` lists
+    /// applied and pending ones.
+    Migrate(crate::migrate::MigrateArgs),
+    /// Copy the embedded SQLite database to FILE while the server runs (VACUUM INTO).
+    Backup(crate::backup::BackupArgs),
+    /// Sign in and print an access token, for `TOKEN=$(pake token …)` in scripts.
+    Token(crate::token::TokenArgs),
 }
 
 /// `pake user …`.
@@ -120,6 +127,10 @@ pub struct ServeArgs {
     /// Database URL, sqlite:… or postgres://… (default: SQLite in the data dir).
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Redis URL, redis://… (search cache, sign-in throttling and revoked sessions shared by
+    /// replicas; default: in-process). Prefer PAKE_REDIS_URL: flags show in `ps`.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
     /// gRPC URL of the identity service when running another service alone.
     #[arg(long, value_name = "URL")]
     pub identity_url: Option<String>,
@@ -135,6 +146,10 @@ pub struct ServeArgs {
     /// JSON edge listen address, ip:port (default 127.0.0.1:8080; port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub http_listen: Option<String>,
+    /// Prometheus metrics listen address, ip:port, when the JSON edge does not run in this
+    /// process (default 127.0.0.1:9464; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Do not serve the JSON edge in the all-in-one.
     #[arg(long)]
     pub no_edge: bool,
@@ -194,8 +209,10 @@ impl ServeArgs {
         };
         Overrides {
             grpc_listen: self.grpc_listen.clone(),
+            metrics_listen: self.metrics_listen.clone(),
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            redis_url: self.redis_url.clone(),
             log,
             upstream,
             edge: (!edge.is_empty()).then_some(edge),

@@ -5,7 +5,11 @@
 
 pub mod app;
 pub mod args;
+pub mod backup;
+pub mod database;
+pub mod migrate;
 pub mod remote;
+pub mod token;
 pub mod users;
 pub mod vault;
 

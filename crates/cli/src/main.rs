@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         }
         Command::Import(args) => runtime.block_on(pake::vault::run_import(args)),
         Command::Export(args) => runtime.block_on(pake::vault::run_export(args)),
+        Command::Migrate(args) => runtime.block_on(pake::migrate::run(cli.config.as_deref(), args)),
+        Command::Backup(args) => runtime.block_on(pake::backup::run(cli.config.as_deref(), args)),
+        Command::Token(args) => runtime.block_on(pake::token::run(args)),
     }
 }
 
@@ -99,7 +102,7 @@ async fn serve(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCo
         }
     };
     let edge = if role == ServiceRole::All && config.edge.enabled {
-        match start_local_edge(&config, app.grpc_url(), shutdown.clone()).await {
+        match start_local_edge(&config, &app, shutdown.clone()).await {
             Ok(edge) => edge,
             Err(code) => {
                 shutdown.trigger();
@@ -115,6 +118,7 @@ async fn serve(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCo
         role,
         app.grpc_addr(),
         edge.as_ref().map(pake_edge::EdgeHandle::local_addr),
+        app.metrics_addr(),
     );
     let edge_result = match edge {
         Some(edge) => edge.wait().await.map_err(anyhow::Error::from),
@@ -139,7 +143,7 @@ async fn serve(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCo
 /// configured; on the default 127.0.0.1:8080 the gRPC services run on without the edge.
 async fn start_local_edge(
     config: &Config,
-    grpc_url: String,
+    app: &pake::app::AppHandle,
     shutdown: Shutdown,
 ) -> Result<Option<pake_edge::EdgeHandle>, ExitCode> {
     let addr = match config.edge.http_listen.parse::<std::net::SocketAddr>() {
@@ -162,7 +166,8 @@ async fn start_local_edge(
             return Err(ExitCode::from(1));
         }
     };
-    match pake::app::start_edge(config, Some(grpc_url), listener, shutdown).await {
+    let local = Some(app.local_service());
+    match pake::app::start_edge(config, Some(app.grpc_url()), local, listener, shutdown).await {
         Ok(edge) => Ok(Some(edge)),
         Err(error) => {
             eprintln!("pake: {error:#}");
@@ -207,7 +212,7 @@ async fn serve_edge_alone(config_file: Option<&std::path::Path>, args: ServeArgs
         eprintln!("pake: installing signal handlers: {error}");
         return ExitCode::from(1);
     }
-    let edge = match pake::app::start_edge(&config, None, listener, shutdown).await {
+    let edge = match pake::app::start_edge(&config, None, None, listener, shutdown).await {
         Ok(edge) => edge,
         Err(error) => {
             eprintln!("pake: {error:#}");
@@ -240,6 +245,7 @@ fn print_banner(
     role: ServiceRole,
     addr: std::net::SocketAddr,
     edge: Option<std::net::SocketAddr>,
+    metrics: Option<std::net::SocketAddr>,
 ) {
     let services = match role {
         ServiceRole::All => "identity, knowledge and search",
@@ -250,6 +256,9 @@ fn print_banner(
     println!("pake: grpc listening on {addr} ({services})");
     if let Some(edge) = edge {
         println!("pake: http (JSON edge) listening on {edge}");
+    }
+    if let Some(metrics) = edge.or(metrics) {
+        println!("pake: Prometheus metrics at http://{metrics}/metrics");
     }
     if config.database_url.is_none() && role != ServiceRole::Search {
         println!("pake: data in {}", config.data_dir.display());

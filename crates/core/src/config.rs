@@ -14,7 +14,10 @@ mod rate_limit;
 pub use rate_limit::RateLimitConfig;
 #[path = "config_edge.rs"]
 mod edge;
-pub use edge::{DEFAULT_HTTP_LISTEN, EdgeConfig, EdgeOverrides};
+#[path = "config_redis.rs"]
+mod redis;
+pub use edge::{DEFAULT_HTTP_LISTEN, DEFAULT_UPSTREAM_CONNECTIONS, EdgeConfig, EdgeOverrides};
+pub use redis::RedisConfig;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -30,6 +33,8 @@ pub const CONFIG_FILE_ENV: &str = "PAKE_CONFIG";
 pub const ENV_PREFIX: &str = "PAKE_";
 /// Default gRPC listen address of the all-in-one server.
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:50051";
+/// Default address of the Prometheus metrics listener (processes without the JSON edge).
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 
 /// Which services a process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -234,10 +239,19 @@ impl Default for ShutdownConfig {
 pub struct Config {
     /// Address the gRPC server listens on (`host:port`; port 0 picks a free port).
     pub grpc_listen: String,
+    /// Address of the Prometheus `/metrics` listener of processes without the JSON edge
+    /// (`pake serve identity|knowledge|search`, or `--no-edge`); where the edge runs, its
+    /// `/metrics` serves the same metrics.
+    pub metrics_listen: String,
     /// Directory for the embedded defaults: the SQLite file and the generated signing key.
     pub data_dir: PathBuf,
     /// Database URL (`sqlite://…` or `postgres://…`); unset means `<data_dir>/pake.db`.
     pub database_url: Option<SecretString>,
+    /// Redis URL (`redis://[:password@]host:port[/db]`) for the search cache, sign-in throttling
+    /// and revoked sessions shared by replicas; unset keeps them in-process.
+    pub redis_url: Option<SecretString>,
+    /// How Redis is used when `redis_url` is set.
+    pub redis: RedisConfig,
     /// Logging.
     pub log: LogConfig,
     /// Other services' addresses when running one service alone.
@@ -262,8 +276,11 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             grpc_listen: DEFAULT_GRPC_LISTEN.to_owned(),
+            metrics_listen: DEFAULT_METRICS_LISTEN.to_owned(),
             data_dir: PathBuf::from("pake-data"),
             database_url: None,
+            redis_url: None,
+            redis: RedisConfig::default(),
             log: LogConfig::default(),
             upstream: UpstreamConfig::default(),
             auth: AuthConfig::default(),
@@ -283,9 +300,13 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grpc_listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<LogOverrides>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -398,6 +419,15 @@ impl Config {
         };
         if let Err(message) = parse_listen_address(&self.grpc_listen) {
             problem("grpc_listen", message);
+        }
+        if self.metrics_listen.parse::<SocketAddr>().is_err() {
+            problem(
+                "metrics_listen",
+                format!(
+                    "'{}' is not a socket address; expected ip:port such as {DEFAULT_METRICS_LISTEN} (port 0 picks a free port)",
+                    self.metrics_listen
+                ),
+            );
         }
         if self.data_dir.as_os_str().is_empty() {
             problem("data_dir", "must not be empty".to_owned());
@@ -534,6 +564,9 @@ impl Config {
             problem(key, message);
         }
         for (key, message) in self.rate_limit.problems() {
+            problem(key, message);
+        }
+        for (key, message) in self.redis.problems(self.redis_url.as_ref()) {
             problem(key, message);
         }
         for (key, message) in self.edge.problems() {

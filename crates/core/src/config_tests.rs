@@ -158,3 +158,27 @@ fn secrets_do_not_print() {
     let secret = SecretString::new("postgres://user:hunter2@db/pake");
     assert_eq!(format!("{secret:?} {secret}"), "[redacted] [redacted]");
 }
+
+#[test]
+fn metrics_listen_layers_and_is_validated() {
+    Jail::expect_with(|jail| {
+        let config = load_in(jail, None, &Overrides::default())?;
+        assert_eq!(config.metrics_listen, DEFAULT_METRICS_LISTEN);
+        jail.set_env("PAKE_METRICS_LISTEN", "0.0.0.0:9100");
+        let config = load_in(jail, None, &Overrides::default())?;
+        assert_eq!(config.metrics_listen, "0.0.0.0:9100");
+        let flag = Overrides {
+            metrics_listen: Some("127.0.0.1:0".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(load_in(jail, None, &flag)?.metrics_listen, "127.0.0.1:0");
+        jail.set_env("PAKE_METRICS_LISTEN", "localhost:9464");
+        let error = load_in(jail, None, &Overrides::default()).expect_err("must fail");
+        assert!(
+            error.contains("metrics_listen: 'localhost:9464' is not a socket address"),
+            "{error}"
+        );
+        assert!(error.contains("PAKE_"), "source named: {error}");
+        Ok(())
+    });
+}

@@ -102,7 +102,9 @@ impl Database {
                         backend: "postgres",
                         source,
                     })?;
-                Ok(Database::Postgres(pool))
+                let database = Database::Postgres(pool);
+                crate::metrics::pools::track(&database);
+                Ok(database)
             }
             Some(_) => Err(Error::UnsupportedScheme),
             None => {
@@ -131,7 +133,9 @@ impl Database {
                 backend: "sqlite",
                 source,
             })?;
-        Ok(Database::Sqlite(pool))
+        let database = Database::Sqlite(pool);
+        crate::metrics::pools::track(&database);
+        Ok(database)
     }
 
     /// `sqlite` or `postgres`.
@@ -143,7 +147,10 @@ impl Database {
     }
 
     /// Applies `migrations` (idempotent; safe to run from several replicas at once on Postgres,
-    /// where sqlx takes an advisory lock).
+    /// where sqlx takes an advisory lock). Migrations already applied by a newer release are
+    /// accepted, not an error: schema changes are expand/contract (SPEC §7), so the previous
+    /// release keeps running — and can be rolled back to — on a schema migrated ahead of it.
+    /// An applied migration whose checksum differs from this binary's is still refused.
     pub async fn migrate(&self, migrations: Migrations) -> Result<(), Error> {
         let service = migrations.service;
         let table = format!("_pake_{service}_migrations");
@@ -151,11 +158,13 @@ impl Database {
             Database::Sqlite(pool) => {
                 let mut migrator = migrations.sqlite;
                 migrator.dangerous_set_table_name(table);
+                migrator.set_ignore_missing(true);
                 migrator.run(pool).await
             }
             Database::Postgres(pool) => {
                 let mut migrator = migrations.postgres;
                 migrator.dangerous_set_table_name(table);
+                migrator.set_ignore_missing(true);
                 migrator.run(pool).await
             }
         };

@@ -1,6 +1,11 @@
 //! `pake-runtime`: how a PAKE service process runs — the gRPC server bootstrap (health,
 //! reflection v1 and v1alpha, graceful shutdown), signal handling, and database pools with
-//! per-service embedded migrations, and SQL assembled from fixed text and bound values (`sql`).
+//! per-service embedded migrations, SQL assembled from fixed text and bound values (`sql`), and
+//! the process's Prometheus metrics (`metrics`: one registry, the RPC layer, pool gauges, the
+//! metrics listener).
+//!
+//! Also the one Redis connection of a process (`redis`: short timeouts, degrade and recover) and
+//! the Redis-backed revoked-session set (`redis_revocation`).
 //!
 //! Every component follows *Options → Service → Handle*: build options, start, and get a handle
 //! that reports the bound address and shuts down in a tested order. Depends on `pake-core` and
@@ -9,7 +14,10 @@
 pub mod auth;
 pub mod db;
 mod db_write;
+pub mod metrics;
 pub mod rate_limit;
+pub mod redis;
+pub mod redis_revocation;
 pub mod server;
 pub mod shutdown;
 pub mod sql;

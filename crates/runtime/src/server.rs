@@ -1,6 +1,7 @@
 //! The gRPC server every PAKE process runs: the services it was given, plus
 //! `grpc.health.v1.Health` (one status per service) and server reflection v1 and v1alpha
-//! (grpcurl 1.8 and grpcio speak only v1alpha).
+//! (grpcurl 1.8 and grpcio speak only v1alpha). Every call passes the RPC metrics layer
+//! ([`crate::metrics::rpc`]) first, then authentication and rate limits ([`AuthLayer`]).
 //!
 //! Shutdown order (tested in `crates/cli/tests`): the [`Shutdown`] signal fires → every health
 //! status turns NOT_SERVING → the listener stops accepting → open server streams end with
@@ -14,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{TcpConnectInfo, TcpIncoming};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -121,9 +122,19 @@ impl GrpcServer {
             set_all_not_serving(&health, &service_names).await;
             tracing::info!("health is NOT_SERVING; no longer accepting connections");
         };
+        let routes = self.routes.routes();
+        let metrics = rpc_metrics_layer(&self.service_names);
+        let local = local_service(
+            routes.clone(),
+            metrics.clone(),
+            self.auth.clone(),
+            local_addr,
+        );
         let serve = tonic::transport::Server::builder()
+            // The first layer is the outermost: calls refused by auth are measured too.
+            .layer(metrics)
             .layer(self.auth.clone())
-            .add_routes(self.routes.routes())
+            .add_routes(routes)
             .serve_with_incoming_shutdown(
                 // TCP_NODELAY as tonic's own `serve` sets it: without it, small responses wait
                 // for the peer's delayed ACK (~40 ms per call).
@@ -151,10 +162,64 @@ impl GrpcServer {
         tracing::info!(addr = %local_addr, services = ?self.service_names, "grpc server listening");
         Ok(ServerHandle {
             local_addr,
+            local,
             shutdown: self.shutdown,
             task,
         })
     }
+}
+
+/// A gRPC service called in-process: requests and responses are HTTP/2-shaped gRPC messages,
+/// without a socket in between.
+pub type LocalService = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    CallError,
+>;
+
+/// The error of a [`LocalService`] (or of a channel boxed as one). A concrete type rather than
+/// a bare `BoxError`, so that clients generic over the service (`tonic::client::Grpc`) work
+/// inside `Send` futures.
+#[derive(Debug)]
+pub struct CallError(pub tower::BoxError);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// The server's own call path — the same metrics, authentication, rate limits and routes as a
+/// connection gets — callable without the network, for the all-in-one's edge. Calls arrive as
+/// from a loopback peer at the server's address (what `X-Forwarded-For` trust and per-address
+/// limits see), exactly as if the edge had dialled the port.
+fn local_service(
+    routes: tonic::service::Routes,
+    metrics: crate::metrics::rpc::RpcMetricsLayer,
+    auth: AuthLayer,
+    server_addr: SocketAddr,
+) -> LocalService {
+    use tower::ServiceExt;
+    let peer = TcpConnectInfo {
+        local_addr: Some(server_addr),
+        remote_addr: Some(SocketAddr::new(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            0,
+        )),
+    };
+    let service = tower_layer::Layer::layer(&metrics, tower_layer::Layer::layer(&auth, routes))
+        .map_request(move |mut request: http::Request<tonic::body::Body>| {
+            request.extensions_mut().insert(peer.clone());
+            request
+        })
+        .map_err(|error| CallError(error.into()));
+    tower::util::BoxCloneSyncService::new(service)
 }
 
 fn reflection_builder(
@@ -168,6 +233,25 @@ fn reflection_builder(
         builder = builder.with_service_name(*name);
     }
     builder
+}
+
+/// Labels the methods of `service_names`, health and both reflection versions.
+fn rpc_metrics_layer(service_names: &[&'static str]) -> crate::metrics::rpc::RpcMetricsLayer {
+    let mut services = service_names.to_vec();
+    services.extend([
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ]);
+    crate::metrics::rpc::RpcMetricsLayer::new(
+        &[
+            pake_api::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ],
+        &services,
+    )
 }
 
 async fn set_all_not_serving(health: &HealthReporter, service_names: &[&'static str]) {
@@ -185,6 +269,7 @@ async fn set_all_not_serving(health: &HealthReporter, service_names: &[&'static 
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    local: LocalService,
     shutdown: Shutdown,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -198,6 +283,12 @@ impl ServerHandle {
     /// `http://ip:port` for a tonic client.
     pub fn url(&self) -> String {
         format!("http://{}", self.local_addr)
+    }
+
+    /// The server's call path in-process (see [`LocalService`]); it answers as long as the
+    /// process runs, so its callers stop with the same shutdown signal.
+    pub fn local_service(&self) -> LocalService {
+        self.local.clone()
     }
 
     /// Waits until the server has stopped (after the shutdown signal and the drain).

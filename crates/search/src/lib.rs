@@ -5,10 +5,12 @@
 //! `pake-api`; never on another service crate (it reaches knowledge over gRPC only).
 
 pub mod cache;
+pub mod cache_redis;
 pub mod consumer;
 pub mod index;
 mod paging;
 pub mod progress;
+mod progress_metrics;
 mod related_rpc;
 mod search_rpc;
 pub mod service;

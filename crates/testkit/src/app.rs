@@ -68,6 +68,11 @@ impl TestApp {
         self.shutdown.clone()
     }
 
+    /// The server's gRPC services in-process (what the all-in-one's edge calls).
+    pub fn local_service(&self) -> pake_runtime::server::LocalService {
+        self.handle.local_service()
+    }
+
     /// Shuts down and waits for the drain.
     pub async fn stop(self) {
         self.shutdown.trigger();

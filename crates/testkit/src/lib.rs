@@ -6,6 +6,8 @@
 //!   suite per store trait, run against both backends, each test on a fresh database.
 //! - The names of the environment variables that point tests at external services, and
 //!   [`require`], which skips with a printed reason locally and fails in CI (`CI=true`).
+//! - [`redis`]: the shared Redis under a unique key prefix per test, and a private
+//!   `redis-server` for outage tests.
 
 mod app;
 mod database;
@@ -13,6 +15,7 @@ pub mod feed;
 pub mod leak;
 mod prerequisites;
 pub mod raw_grpc;
+pub mod redis;
 mod users;
 
 pub use app::{TestApp, spawn_app, spawn_app_with};
