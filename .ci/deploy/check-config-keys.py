@@ -23,6 +23,7 @@ SECTIONS = {
     "log": "LogConfig", "upstream": "UpstreamConfig", "auth": "AuthConfig",
     "identity": "IdentityConfig", "search": "SearchConfig", "knowledge": "KnowledgeConfig",
     "shutdown": "ShutdownConfig", "edge": "EdgeConfig", "rate_limit": "RateLimitConfig",
+    "redis": "RedisConfig",
 }
 # Environment variables the binary reads that are not config keys.
 NON_KEY_ENV = {"PAKE_CONFIG"}

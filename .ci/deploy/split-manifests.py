@@ -5,7 +5,7 @@ usage: split-manifests.py OUT_DIR LABEL=FILE...
 
 Writes OUT_DIR/k8s-LABEL.yaml with the Kubernetes built-in kinds of FILE (for
 kubernetes-validate) and OUT_DIR/crds.json with every custom resource of all FILEs (Istio,
-Argo CD; for validate-crds.mjs), each tagged with where it came from. A document of any other
+Argo CD, Prometheus Operator; for validate-crds.mjs), each tagged with where it came from. A document of any other
 API group fails the run, so nothing goes unvalidated.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-CUSTOM_GROUPS = {"security.istio.io", "networking.istio.io", "argoproj.io"}
+CUSTOM_GROUPS = {"security.istio.io", "networking.istio.io", "argoproj.io", "monitoring.coreos.com"}
 BUILTIN_GROUPS = {"", "apps", "autoscaling", "policy", "batch", "networking.k8s.io", "rbac.authorization.k8s.io"}
 
 

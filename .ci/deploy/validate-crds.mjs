@@ -1,9 +1,9 @@
-// Validates custom resources (Istio, Argo CD) against their CRD schemas and rejects unknown
-// fields. usage: node validate-crds.mjs NODE_DIR CRDS_JSON
+// Validates custom resources (Istio, Argo CD, Prometheus Operator) against their CRD schemas
+// and rejects unknown fields. usage: node validate-crds.mjs NODE_DIR CRDS_JSON
 //
-// NODE_DIR/node_modules holds @kubernetes-models/istio and @kubernetes-models/argo-cd: JSON
-// schema validators generated from the upstream CRDs (Istio 1.29's crd-all.gen.yaml, Argo CD
-// v3's). Each document goes through its kind's validator (types, enums, required fields,
+// NODE_DIR/node_modules holds @kubernetes-models/istio, @kubernetes-models/argo-cd and
+// @kubernetes-models/prometheus-operator: JSON schema validators generated from the upstream
+// CRDs (Istio 1.29's crd-all.gen.yaml, Argo CD v3's, the Prometheus Operator's). Each document goes through its kind's validator (types, enums, required fields,
 // patterns, oneOf). Those validators, like the API server's pruning, let unknown fields
 // through, so each document is passed in wrapped in proxies that record which keys the
 // validator looks up: in an object whose properties the schema describes, the validator probes
@@ -22,6 +22,7 @@ const PACKAGES = {
   "security.istio.io": "@kubernetes-models/istio",
   "networking.istio.io": "@kubernetes-models/istio",
   "argoproj.io": "@kubernetes-models/argo-cd",
+  "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
 };
 const { runValidateFunc } = await import(
   pathToFileURL(join(modules, "@kubernetes-models/validate/dist/index.js")));
@@ -96,6 +97,8 @@ const canaries = [
     metadata: { name: "canary" }, spec: { portLevelMtls: { 8080: { mod: "PERMISSIVE" } } } }],
   ["Application source.helm.valueFile", { apiVersion: "argoproj.io/v1alpha1", kind: "Application",
     metadata: { name: "canary" }, spec: { project: "p", destination: {}, source: { repoURL: "x", helm: { valueFile: [] } } } }],
+  ["ServiceMonitor endpoints[].honorLabel", { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor",
+    metadata: { name: "canary" }, spec: { selector: {}, endpoints: [{ port: "x", honorLabel: true }] } }],
 ];
 
 let failures = 0;
