@@ -300,3 +300,60 @@ async fn a_token_of_a_revoked_session_is_rejected() {
         .await;
     assert!(rejection(&verifier, &token).await.contains("session"));
 }
+
+#[tokio::test]
+async fn a_remembered_token_still_expires() {
+    let key = test_key("k1");
+    let (_, verifier) = verifier_with(vec![key.jwk.clone()]);
+    let mut barely = claims();
+    // Valid only through the leeway, for about one more second.
+    barely.exp = now() - LEEWAY.as_secs() + 1;
+    let token = sign(&key, &barely, |_| {});
+    verifier.verify(&token).await.expect("within the leeway");
+    verifier
+        .verify(&token)
+        .await
+        .expect("remembered, still valid");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(rejection(&verifier, &token).await.contains("expired"));
+}
+
+#[tokio::test]
+async fn a_remembered_token_fails_once_its_key_is_withdrawn() {
+    let key = test_key("k1");
+    let other = test_key("k2");
+    let source = Arc::new(CountingSource {
+        keys: std::sync::Mutex::new(vec![key.jwk.clone(), other.jwk.clone()]),
+        fetches: AtomicUsize::new(0),
+    });
+    // Refetch the key set on every call, so the withdrawal is seen at once.
+    let verifier = Verifier::new(
+        source.clone(),
+        DEFAULT_ISSUER,
+        DEFAULT_AUDIENCE,
+        Duration::ZERO,
+    );
+    let token = sign(&key, &claims(), |_| {});
+    verifier.verify(&token).await.expect("key published");
+    verifier.verify(&token).await.expect("remembered");
+    *source.keys.lock().expect("lock") = vec![other.jwk.clone()];
+    assert!(rejection(&verifier, &token).await.contains("unknown key"));
+}
+
+#[tokio::test]
+async fn a_token_altered_after_a_good_one_was_remembered_is_still_checked() {
+    let key = test_key("k1");
+    let (_, verifier) = verifier_with(vec![key.jwk.clone()]);
+    let token = sign(&key, &claims(), |_| {});
+    verifier.verify(&token).await.expect("valid");
+    // Same header and signature, other claims: another digest, so the signature is checked.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut admin = claims();
+    admin.roles = vec!["admin".into()];
+    parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&admin).expect("claims json"));
+    assert!(
+        rejection(&verifier, &parts.join("."))
+            .await
+            .contains("signature")
+    );
+}
