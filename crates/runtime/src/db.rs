@@ -9,14 +9,18 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use pake_core::config::SecretString;
+use pake_core::config::{DatabaseConfig, SecretString};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 pub use crate::db_write::{BeginWrite, WriteTransaction};
+
+#[path = "db_connect.rs"]
+mod connect;
+pub use connect::describe as describe_postgres;
 
 /// Name of the SQLite file inside the data dir.
 pub const SQLITE_FILE_NAME: &str = "pake.db";
@@ -41,6 +45,30 @@ pub enum Error {
         /// The migrator's error.
         #[source]
         source: sqlx::migrate::MigrateError,
+    },
+    /// PostgreSQL did not accept a connection within `database.connect_timeout_secs`.
+    #[error(
+        "database_url: PostgreSQL at {target} did not accept a connection after {attempts} attempts in {waited_secs} s (database.connect_timeout_secs bounds the wait): {source}"
+    )]
+    Unreachable {
+        /// `host:port/database`.
+        target: String,
+        /// Connection attempts made.
+        attempts: u32,
+        /// Seconds waited.
+        waited_secs: u64,
+        /// The last attempt's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// PostgreSQL answered with an error that waiting cannot cure (credentials, missing database).
+    #[error("database_url: PostgreSQL at {target} refused the connection: {source}")]
+    Refused {
+        /// `host:port/database`.
+        target: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
     },
     /// The URL's scheme is neither sqlite nor postgres.
     #[error("database_url must start with sqlite: or postgres://")]
@@ -77,8 +105,19 @@ pub struct Migrations {
 }
 
 impl Database {
-    /// Opens the database at `url`, or the SQLite file in `data_dir` when `url` is `None`.
+    /// Opens the database at `url`, or the SQLite file in `data_dir` when `url` is `None`, with
+    /// the default [`DatabaseConfig`].
     pub async fn open(url: Option<&SecretString>, data_dir: &Path) -> Result<Database, Error> {
+        Self::open_with(url, data_dir, &DatabaseConfig::default()).await
+    }
+
+    /// [`open`](Self::open) with `settings`: PostgreSQL is waited for (bounded retry with a log
+    /// line per attempt) and its pool fails calls fast while the server is away.
+    pub async fn open_with(
+        url: Option<&SecretString>,
+        data_dir: &Path,
+        settings: &DatabaseConfig,
+    ) -> Result<Database, Error> {
         match url {
             Some(url) if url.expose().starts_with("sqlite:") => {
                 let options = SqliteConnectOptions::from_str(url.expose()).map_err(|source| {
@@ -93,15 +132,7 @@ impl Database {
                 if url.expose().starts_with("postgres://")
                     || url.expose().starts_with("postgresql://") =>
             {
-                let pool = PgPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect(url.expose())
-                    .await
-                    .map_err(|source| Error::Connect {
-                        backend: "postgres",
-                        source,
-                    })?;
+                let pool = connect::open_postgres(url, settings).await?;
                 let database = Database::Postgres(pool);
                 crate::metrics::pools::track(&database);
                 Ok(database)
