@@ -4,12 +4,14 @@
 //! Owns the identity tables (migrations under `migrations/`) and the signing key set. Depends on
 //! `pake-core`, `pake-runtime` and `pake-api`; never on another service crate.
 
+pub mod hashicorp;
 pub mod key_set;
 pub mod key_store;
 mod secret_file;
 pub mod service;
 pub mod signing_key;
 mod signing_keys;
+pub mod vault_key_store;
 
 pub use service::IdentityService;
 pub use signing_key::SigningKey;

