@@ -15,7 +15,6 @@ use pake_runtime::server::CallError;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder, Streaming};
 use tonic::metadata::MetadataMap;
-use tonic::transport::Endpoint;
 use tower::ServiceExt;
 
 /// The name of the in-process upstream in logs.
@@ -75,7 +74,8 @@ impl Upstreams {
             if let Some(existing) = cache.get(url) {
                 return Ok((url.to_owned(), existing.clone()));
             }
-            let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|error| Error {
+            // `https://`: the process's client TLS (pake_runtime::tls).
+            let endpoint = pake_runtime::tls::client_endpoint(url).map_err(|error| Error {
                 service: service.to_owned(),
                 url: url.to_owned(),
                 message: error.to_string(),

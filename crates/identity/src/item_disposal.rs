@@ -44,7 +44,7 @@ impl ItemDisposer {
     ) -> Result<Self, tonic::transport::Error> {
         let knowledge = match knowledge_url {
             Some(url) => Some(
-                tonic::transport::Endpoint::from_shared(url.to_owned())?
+                pake_runtime::tls::client_endpoint(url)?
                     .connect_timeout(Duration::from_secs(5))
                     .connect_lazy(),
             ),

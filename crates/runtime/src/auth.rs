@@ -176,7 +176,7 @@ pub struct GrpcJwksSource {
 impl GrpcJwksSource {
     /// A source reading `GetJwks` from the identity service at `url` (connected lazily).
     pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
-        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
+        let channel = crate::tls::client_endpoint(url)?
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
             .connect_lazy();
@@ -234,7 +234,7 @@ impl ExchangedServiceTokens {
         identity_url: &str,
         api_key: pake_core::config::SecretString,
     ) -> Result<Self, tonic::transport::Error> {
-        let channel = tonic::transport::Endpoint::from_shared(identity_url.to_owned())?
+        let channel = crate::tls::client_endpoint(identity_url)?
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
             .connect_lazy();

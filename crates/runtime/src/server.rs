@@ -47,6 +47,7 @@ pub struct GrpcServer {
     shutdown: Shutdown,
     drain_timeout: Duration,
     auth: AuthLayer,
+    tls: Option<crate::tls::ServerTls>,
 }
 
 impl GrpcServer {
@@ -67,6 +68,7 @@ impl GrpcServer {
             shutdown,
             drain_timeout,
             auth: AuthLayer::new(verifier),
+            tls: None,
         }
     }
 
@@ -74,6 +76,12 @@ impl GrpcServer {
     pub fn set_rate_limits(&mut self, config: &pake_core::config::RateLimitConfig) -> &mut Self {
         let limiter = std::sync::Arc::new(crate::rate_limit::RateLimiter::new(config));
         self.auth = self.auth.clone().with_rate_limits(limiter);
+        self
+    }
+
+    /// Serves TLS (and mTLS) instead of plaintext h2c ([`crate::tls`]).
+    pub fn set_tls(&mut self, tls: crate::tls::ServerTls) -> &mut Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -130,17 +138,32 @@ impl GrpcServer {
             self.auth.clone(),
             local_addr,
         );
-        let serve = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
+            // TLS callers' TCP peer as plaintext callers', for rate limits by address.
+            .layer(tower::util::MapRequestLayer::new(
+                crate::tls::expose_tcp_connect_info
+                    as fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>,
+            ))
             // The first layer is the outermost: calls refused by auth are measured too.
             .layer(metrics)
             .layer(self.auth.clone())
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(
+            .add_routes(routes);
+        let serve: std::pin::Pin<
+            Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
+        > = match self.tls.clone() {
+            None => Box::pin(router.serve_with_incoming_shutdown(
                 // TCP_NODELAY as tonic's own `serve` sets it: without it, small responses wait
                 // for the peer's delayed ACK (~40 ms per call).
                 TcpIncoming::from(listener).with_nodelay(Some(true)),
                 stop_accepting,
-            );
+            )),
+            Some(tls) => {
+                tls.spawn_reloader(self.shutdown.clone());
+                Box::pin(
+                    router.serve_with_incoming_shutdown(tls.incoming(listener), stop_accepting),
+                )
+            }
+        };
 
         let shutdown = self.shutdown.clone();
         let drain_timeout = self.drain_timeout;
@@ -162,6 +185,7 @@ impl GrpcServer {
         tracing::info!(addr = %local_addr, services = ?self.service_names, "grpc server listening");
         Ok(ServerHandle {
             local_addr,
+            scheme: if self.tls.is_some() { "https" } else { "http" },
             local,
             shutdown: self.shutdown,
             task,
@@ -269,6 +293,7 @@ async fn set_all_not_serving(health: &HealthReporter, service_names: &[&'static 
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    scheme: &'static str,
     local: LocalService,
     shutdown: Shutdown,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -280,9 +305,9 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// `http://ip:port` for a tonic client.
+    /// `http://ip:port` for a tonic client (`https://` when serving TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.local_addr)
+        format!("{}://{}", self.scheme, self.local_addr)
     }
 
     /// The server's call path in-process (see [`LocalService`]); it answers as long as the

@@ -54,7 +54,8 @@ impl FeedConsumer {
         progress: Progress,
         shutdown: Shutdown,
     ) -> Result<Self, tonic::transport::Error> {
-        let channel = tonic::transport::Endpoint::from_shared(knowledge_url.to_owned())?
+        // `https://`: the process's client TLS (pake_runtime::tls).
+        let channel = pake_runtime::tls::client_endpoint(knowledge_url)?
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(30))
             .connect_lazy();
