@@ -19,6 +19,9 @@ use pake_runtime::db::Database;
 use pake_runtime::{GrpcServer, ServerHandle, Shutdown};
 use tokio::net::TcpListener;
 
+#[path = "app_secrets.rs"]
+pub mod secrets;
+
 /// Directory of the search index inside the data dir.
 pub const SEARCH_INDEX_DIR: &str = "search-index";
 
@@ -41,7 +44,14 @@ pub async fn start(
     shutdown: Shutdown,
 ) -> anyhow::Result<AppHandle> {
     config.validate_for(role)?;
-    let own_url = format!("http://{}", dialable(listener.local_addr()?));
+    // Vault's database_url and redis_url, when `vault.address` is set.
+    let resolved = secrets::resolve(config).await?;
+    let config = &resolved;
+    let own_url = format!(
+        "{}://{}",
+        tls_setup(config, role)?,
+        dialable(listener.local_addr()?)
+    );
     let upstream = |runs_here: bool, configured: &Option<String>| -> String {
         if runs_here {
             own_url.clone()
@@ -88,10 +98,21 @@ pub async fn start(
         verifier,
     );
     server.set_rate_limits(&config.rate_limit);
+    if let Some(files) = pake_runtime::tls::ServerTlsFiles::from_config(&config.tls) {
+        let reload = Duration::from_secs(config.tls.reload_interval_secs);
+        server.set_tls(pake_runtime::tls::ServerTls::load(files, reload).context("tls")?);
+    }
 
     let needs_database = role.runs(ServiceRole::Identity) || role.runs(ServiceRole::Knowledge);
     let database = if needs_database {
-        Some(Database::open(config.database_url.as_ref(), &config.data_dir).await?)
+        Some(
+            Database::open_with(
+                config.database_url.as_ref(),
+                &config.data_dir,
+                &config.database,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -109,10 +130,12 @@ pub async fn start(
             None => service,
         };
         // Picks up rotations made by other replicas and destroys expired keys.
-        background.push(signer.key_set().clone().spawn_maintenance(
-            Duration::from_secs(config.auth.jwks_refresh_secs.clamp(1, 10)),
-            shutdown.clone(),
-        ));
+        background.push(
+            signer
+                .key_set()
+                .clone()
+                .spawn_maintenance(secrets::key_refresh_interval(config), shutdown.clone()),
+        );
         // Deleted users' items are disposed of by the knowledge service, called as
         // `services/identity` (in the mesh: `upstream.knowledge`; unset, they wait).
         let disposer = service
@@ -198,8 +221,24 @@ pub async fn start(
     }
 
     // Before the server: a configured metrics address in use fails the start-up cleanly.
-    let metrics = start_metrics_listener(config, role, shutdown).await?;
+    let metrics = start_metrics_listener(config, role, shutdown.clone()).await?;
+    let health = server.health();
     let server = server.start(listener).await?;
+    // After `start` has reported every service SERVING: PostgreSQL outages turn the services
+    // that use it NOT_SERVING until it answers again.
+    if let Some(probe) = database.as_ref().and_then(|database| {
+        pake_runtime::db_health::DatabaseProbe::new(database, &config.database)
+    }) {
+        let services = [
+            (ServiceRole::Identity, pake_api::service_names::IDENTITY),
+            (ServiceRole::Knowledge, pake_api::service_names::KNOWLEDGE),
+        ]
+        .into_iter()
+        .filter(|(service, _)| role.runs(*service))
+        .map(|(_, name)| name)
+        .collect();
+        background.push(probe.spawn(health, services, shutdown));
+    }
     Ok(AppHandle {
         server,
         database,
@@ -266,6 +305,7 @@ pub async fn start_edge(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> anyhow::Result<pake_edge::EdgeHandle> {
+    install_client_tls(config)?;
     let mut options = edge_options(config, default_upstream);
     options.local_upstream = local;
     let edge = pake_edge::Edge::new(&options, shutdown).context("starting the JSON edge")?;
@@ -310,7 +350,8 @@ pub async fn identity_service(
     Ok((service, signer))
 }
 
-/// Opens the signing-key set (a key file per key in the data dir when embedded).
+/// Opens the signing-key set (a key file per key in the data dir when embedded, Vault's KV
+/// when `vault.address` is set).
 async fn signing_keys(config: &Config) -> anyhow::Result<Arc<pake_identity::key_set::KeySet>> {
     use pake_identity::key_set::{KeySet, Policy};
     use pake_identity::signing_key::Algorithm;
@@ -329,8 +370,12 @@ async fn signing_keys(config: &Config) -> anyhow::Result<Arc<pake_identity::key_
             + pake_core::token::LEEWAY,
     };
     let now = pake_runtime::db::now_micros();
-    let store = pake_identity::key_store::FileKeyStore::open(&config.data_dir, now)?;
-    let keys = KeySet::open(Arc::new(store), policy, now).await?;
+    let store = secrets::key_store(config, policy.publication_delay, || {
+        let store = pake_identity::key_store::FileKeyStore::open(&config.data_dir, now)?;
+        Ok(Arc::new(store))
+    })
+    .await?;
+    let keys = KeySet::open(store, policy, now).await?;
     tracing::info!(kid = %keys.active(now)?.kid, "signing keys loaded");
     Ok(keys)
 }
@@ -378,6 +423,42 @@ fn open_search_index(dir: &std::path::Path) -> anyhow::Result<pake_search::index
             Err(error).with_context(|| format!("opening the search index in {}", dir.display()))
         }
     }
+}
+
+/// Installs the process's client TLS (`tls.ca_file`, client certificate) for `https://`
+/// upstreams and returns the scheme of this process's own address. A TLS server calls itself
+/// (JWKS; in the all-in-one also the feed) where identity runs here, so it then needs the
+/// client settings.
+fn tls_setup(config: &Config, role: ServiceRole) -> anyhow::Result<&'static str> {
+    install_client_tls(config)?;
+    let tls = &config.tls;
+    if !tls.serves_tls() {
+        return Ok("http");
+    }
+    if role.runs(ServiceRole::Identity) {
+        anyhow::ensure!(
+            tls.ca_file.is_some(),
+            "tls.ca_file: required with tls.cert_file when `{}` runs here (the process calls its own \
+             TLS address; the certificate must also name that address)",
+            role.as_str()
+        );
+        anyhow::ensure!(
+            tls.client_ca_file.is_none() || tls.client_cert_file.is_some(),
+            "tls.client_cert_file: required with tls.client_ca_file when `{}` runs here (the \
+             process calls its own mTLS address)",
+            role.as_str()
+        );
+    }
+    Ok("https")
+}
+
+/// The client TLS of every `https://` upstream this process calls (`tls.ca_file`, client
+/// certificate), when configured.
+fn install_client_tls(config: &Config) -> anyhow::Result<()> {
+    if let Some(client) = pake_runtime::tls::ClientTls::from_config(&config.tls).context("tls")? {
+        pake_runtime::tls::set_client_tls(Some(client));
+    }
+    Ok(())
 }
 
 /// The address to dial to reach a listener bound to `addr` (wildcards become loopback).

@@ -9,6 +9,8 @@ use pake_core::config::{Config, ServiceRole};
 use pake_runtime::Shutdown;
 
 fn main() -> ExitCode {
+    // Before anything can touch rustls: ring is the process's one crypto provider.
+    pake_runtime::tls::install_crypto_provider();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

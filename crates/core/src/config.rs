@@ -12,12 +12,21 @@ pub use knowledge::KnowledgeConfig;
 #[path = "config_rate_limit.rs"]
 mod rate_limit;
 pub use rate_limit::RateLimitConfig;
+#[path = "config_database.rs"]
+mod database;
 #[path = "config_edge.rs"]
 mod edge;
 #[path = "config_redis.rs"]
 mod redis;
+pub use database::DatabaseConfig;
 pub use edge::{DEFAULT_HTTP_LISTEN, DEFAULT_UPSTREAM_CONNECTIONS, EdgeConfig, EdgeOverrides};
 pub use redis::RedisConfig;
+#[path = "config_tls.rs"]
+mod tls;
+pub use tls::TlsConfig;
+#[path = "config_secrets.rs"]
+mod secrets;
+pub use secrets::{DEFAULT_KUBERNETES_JWT_PATH, VaultAuthConfig, VaultAuthMethod, VaultConfig};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -247,11 +256,17 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Database URL (`sqlite://…` or `postgres://…`); unset means `<data_dir>/pake.db`.
     pub database_url: Option<SecretString>,
+    /// PostgreSQL start-up wait, fast failure and health probe.
+    pub database: DatabaseConfig,
     /// Redis URL (`redis://[:password@]host:port[/db]`) for the search cache, sign-in throttling
     /// and revoked sessions shared by replicas; unset keeps them in-process.
     pub redis_url: Option<SecretString>,
     /// How Redis is used when `redis_url` is set.
     pub redis: RedisConfig,
+    /// Vault token for `vault.auth.method = token` (`PAKE_VAULT_TOKEN`).
+    pub vault_token: Option<SecretString>,
+    /// Where secrets come from in production (HashiCorp Vault / OpenBao).
+    pub vault: VaultConfig,
     /// Logging.
     pub log: LogConfig,
     /// Other services' addresses when running one service alone.
@@ -270,6 +285,8 @@ pub struct Config {
     pub edge: EdgeConfig,
     /// Per-caller rate limits of the gRPC services.
     pub rate_limit: RateLimitConfig,
+    /// Native TLS and mTLS of the gRPC server and service-to-service clients (off: plaintext).
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -279,8 +296,11 @@ impl Default for Config {
             metrics_listen: DEFAULT_METRICS_LISTEN.to_owned(),
             data_dir: PathBuf::from("pake-data"),
             database_url: None,
+            database: DatabaseConfig::default(),
             redis_url: None,
             redis: RedisConfig::default(),
+            vault_token: None,
+            vault: VaultConfig::default(),
             log: LogConfig::default(),
             upstream: UpstreamConfig::default(),
             auth: AuthConfig::default(),
@@ -290,6 +310,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             edge: EdgeConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -569,7 +590,33 @@ impl Config {
         for (key, message) in self.redis.problems(self.redis_url.as_ref()) {
             problem(key, message);
         }
+        for (key, message) in self.database.problems() {
+            problem(key, message);
+        }
+        for (key, message) in self.vault.problems(self.vault_token.as_ref()) {
+            problem(key, message);
+        }
+        if self.vault.address.is_some()
+            && identity.key_publication_delay_secs
+                < self.auth.jwks_refresh_secs + self.vault.refresh_secs
+        {
+            problem(
+                "identity.key_publication_delay_secs",
+                format!(
+                    "{} is too short with Vault; expected at least auth.jwks_refresh_secs + vault.refresh_secs ({}) so a key added in Vault is published before it signs",
+                    identity.key_publication_delay_secs,
+                    self.auth.jwks_refresh_secs + self.vault.refresh_secs
+                ),
+            );
+        }
         for (key, message) in self.edge.problems() {
+            problem(&key, message);
+        }
+        let upstreams = [
+            ("upstream.identity", self.upstream.identity.as_deref()),
+            ("upstream.knowledge", self.upstream.knowledge.as_deref()),
+        ];
+        for (key, message) in self.tls.problems(&upstreams) {
             problem(&key, message);
         }
         if identity.hashing_queue == 0 {

@@ -4,6 +4,9 @@
 //! the process's Prometheus metrics (`metrics`: one registry, the RPC layer, pool gauges, the
 //! metrics listener).
 //!
+//! Native TLS and mTLS (`tls`: rustls with ring, certificate reload, client TLS of
+//! service-to-service endpoints).
+//!
 //! Also the one Redis connection of a process (`redis`: short timeouts, degrade and recover) and
 //! the Redis-backed revoked-session set (`redis_revocation`).
 //!
@@ -13,6 +16,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod db_health;
 mod db_write;
 pub mod metrics;
 pub mod rate_limit;
@@ -21,6 +25,7 @@ pub mod redis_revocation;
 pub mod server;
 pub mod shutdown;
 pub mod sql;
+pub mod tls;
 
 pub use server::{GrpcServer, ServerHandle};
 pub use shutdown::Shutdown;

@@ -29,6 +29,8 @@ pub async fn spawn_app() -> TestApp {
 /// Starts `role` on port 0 with a fresh data dir, after `adjust` edits the configuration.
 pub async fn spawn_app_with(role: ServiceRole, adjust: impl FnOnce(&mut Config)) -> TestApp {
     pake_core::telemetry::init_for_tests();
+    // As `main` does: ring is the one rustls crypto provider (docs/adr/0017-native-tls.md).
+    pake_runtime::tls::install_crypto_provider();
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let mut config = Config {
         grpc_listen: "127.0.0.1:0".to_owned(),
@@ -56,7 +58,8 @@ pub async fn spawn_app_with(role: ServiceRole, adjust: impl FnOnce(&mut Config))
 impl TestApp {
     /// A connected channel to the server.
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url.clone())
+        // `https://` when the test configured TLS: the process's client TLS (pake_runtime::tls).
+        pake_runtime::tls::client_endpoint(&self.url)
             .expect("url")
             .connect()
             .await

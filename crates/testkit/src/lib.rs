@@ -8,11 +8,13 @@
 //!   [`require`], which skips with a printed reason locally and fails in CI (`CI=true`).
 //! - [`redis`]: the shared Redis under a unique key prefix per test, and a private
 //!   `redis-server` for outage tests.
+//! - [`postgres_server`]: a private PostgreSQL (`initdb` + `pg_ctl`) for outage tests.
 
 mod app;
 mod database;
 pub mod feed;
 pub mod leak;
+pub mod postgres_server;
 mod prerequisites;
 pub mod raw_grpc;
 pub mod redis;
