@@ -7,8 +7,6 @@ use std::path::PathBuf;
 pub const DATABASE_URL_ENV: &str = "PAKE_TEST_DATABASE_URL";
 /// Redis URL for cache, throttling and revocation tests, e.g. `redis://127.0.0.1:6379`.
 pub const REDIS_URL_ENV: &str = "PAKE_TEST_REDIS_URL";
-/// Vault/OpenBao address for secret tests, e.g. `http://127.0.0.1:18200`.
-pub const VAULT_ADDR_ENV: &str = "PAKE_TEST_VAULT_ADDR";
 
 /// Whether the tests run in CI (`CI=true`), where a missing prerequisite is a failure.
 pub fn in_ci() -> bool {
