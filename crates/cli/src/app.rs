@@ -503,7 +503,7 @@ impl AppHandle {
     }
 
     /// Waits for the server to stop (after shutdown and drain), then for background tasks, then
-    /// closes the pools.
+    /// flushes the trace export, then closes the pools (SPEC §7).
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.server.wait().await;
         if let Some(metrics) = self.metrics {
@@ -512,6 +512,7 @@ impl AppHandle {
         for task in self.background {
             let _ = task.await;
         }
+        pake_core::telemetry::flush().await;
         if let Some(database) = &self.database {
             database.close().await;
         }

@@ -75,7 +75,13 @@ async fn serve(config_file: Option<&std::path::Path>, args: ServeArgs) -> ExitCo
             return ExitCode::from(2);
         }
     };
-    pake_core::telemetry::init(&config.log);
+    let service_name = match role {
+        ServiceRole::All => "pake",
+        ServiceRole::Identity => "pake-identity",
+        ServiceRole::Knowledge => "pake-knowledge",
+        ServiceRole::Search => "pake-search",
+    };
+    pake_core::telemetry::init_with_traces(&config.log, &config.telemetry, service_name);
 
     let addr = match config.grpc_listen_addr() {
         Ok(addr) => addr,
@@ -194,7 +200,7 @@ async fn serve_edge_alone(config_file: Option<&std::path::Path>, args: ServeArgs
             return ExitCode::from(2);
         }
     };
-    pake_core::telemetry::init(&config.log);
+    pake_core::telemetry::init_with_traces(&config.log, &config.telemetry, "pake-edge");
     let addr = match config.edge.http_listen.parse::<std::net::SocketAddr>() {
         Ok(addr) => addr,
         Err(error) => {
@@ -222,7 +228,10 @@ async fn serve_edge_alone(config_file: Option<&std::path::Path>, args: ServeArgs
         }
     };
     print_edge_banner(edge.local_addr());
-    match edge.wait().await {
+    let result = edge.wait().await;
+    // SPEC §7: drained → flush telemetry (the edge alone has no pools).
+    pake_core::telemetry::flush().await;
+    match result {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

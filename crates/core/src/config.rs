@@ -24,6 +24,9 @@ pub use redis::RedisConfig;
 #[path = "config_tls.rs"]
 mod tls;
 pub use tls::TlsConfig;
+#[path = "config_telemetry.rs"]
+mod telemetry;
+pub use telemetry::{OTLP_ENDPOINT_ENV, TelemetryConfig};
 #[path = "config_secrets.rs"]
 mod secrets;
 pub use secrets::{DEFAULT_KUBERNETES_JWT_PATH, VaultAuthConfig, VaultAuthMethod, VaultConfig};
@@ -269,6 +272,8 @@ pub struct Config {
     pub vault: VaultConfig,
     /// Logging.
     pub log: LogConfig,
+    /// OpenTelemetry trace export (off unless an OTLP endpoint is set).
+    pub telemetry: TelemetryConfig,
     /// Other services' addresses when running one service alone.
     pub upstream: UpstreamConfig,
     /// Token issuer, audience and key refresh.
@@ -302,6 +307,7 @@ impl Default for Config {
             vault_token: None,
             vault: VaultConfig::default(),
             log: LogConfig::default(),
+            telemetry: TelemetryConfig::default(),
             upstream: UpstreamConfig::default(),
             auth: AuthConfig::default(),
             identity: IdentityConfig::default(),
@@ -582,6 +588,9 @@ impl Config {
             );
         }
         for (key, message) in self.knowledge.problems() {
+            problem(key, message);
+        }
+        for (key, message) in self.telemetry.problems() {
             problem(key, message);
         }
         for (key, message) in self.rate_limit.problems() {

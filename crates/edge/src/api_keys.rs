@@ -55,10 +55,12 @@ impl ApiKeyExchange {
         let mut client = pake_api::identity::identity_service_client::IdentityServiceClient::new(
             self.channel.clone(),
         );
+        let mut request = tonic::Request::new(pake_api::identity::ExchangeApiKeyRequest {
+            api_key: api_key.to_owned(),
+        });
+        pake_core::telemetry::inject_metadata(request.metadata_mut());
         let response = client
-            .exchange_api_key(pake_api::identity::ExchangeApiKeyRequest {
-                api_key: api_key.to_owned(),
-            })
+            .exchange_api_key(request)
             .await
             .map_err(|status| Error::Upstream(Box::new(status)))?
             .into_inner();

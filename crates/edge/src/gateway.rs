@@ -12,6 +12,7 @@ use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message;
 use prost_reflect::DynamicMessage;
+use tracing::Instrument;
 
 use crate::api_keys;
 use crate::descriptors::Binding;
@@ -40,7 +41,24 @@ pub async fn handle(State(state): State<Arc<EdgeState>>, request: Request) -> Re
     let request_id = forwarded.request_id.clone();
     let started = std::time::Instant::now();
     let mut method = crate::metrics::UNMATCHED.to_owned();
-    let response = match serve(&state, request, forwarded, &mut method).await {
+    // The edge's own span: a child of the client's `traceparent`, the parent of the upstream
+    // call (whose metadata carries this span's context, see `upstream::Call`).
+    let span = tracing::info_span!(
+        "edge.request",
+        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %request.method(),
+        url.path = request.uri().path(),
+        http.response.status_code = tracing::field::Empty,
+        rpc.method = tracing::field::Empty,
+        request_id = %request_id,
+    );
+    pake_core::telemetry::set_parent_from_headers(&span, request.headers());
+    let response = match serve(&state, request, forwarded, &mut method)
+        .instrument(span.clone())
+        .await
+    {
         Ok(response) => response,
         Err(error) => {
             if error.http_status().is_server_error() {
@@ -49,6 +67,11 @@ pub async fn handle(State(state): State<Arc<EdgeState>>, request: Request) -> Re
             error.into_http(&state.pool)
         }
     };
+    span.record("http.response.status_code", response.status().as_u16());
+    span.record("rpc.method", method.as_str());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     state
         .metrics
         .record(&method, response.status().as_u16(), started.elapsed());

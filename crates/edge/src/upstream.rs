@@ -156,6 +156,8 @@ impl Call {
         if let Some(timeout) = self.timeout {
             request.set_timeout(timeout);
         }
+        // The edge's span (when exported) replaces the client's forwarded `traceparent`.
+        pake_core::telemetry::inject_metadata(request.metadata_mut());
         request
     }
 

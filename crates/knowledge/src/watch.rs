@@ -174,11 +174,9 @@ async fn produce(
             .present(caller, &mut items, Links::ExplicitOnly)
             .await?;
         for ((kind, at, time, _), item) in outgoing.into_iter().zip(items) {
-            send(
-                sender,
-                event(kind, encode_cursor(at), Some(item), Some(time)),
-            )
-            .await?;
+            let mut change = event(kind, encode_cursor(at), Some(item), Some(time));
+            change.traceparent = service.feed.traceparent(at);
+            send(sender, change).await?;
             last_sent = tokio::time::Instant::now();
         }
         if full_batch {
@@ -218,6 +216,7 @@ fn event(
         r#type: kind as i32,
         item,
         event_time: Some(timestamp(time.unwrap_or_else(pake_runtime::db::now_micros))),
+        traceparent: String::new(),
     }
 }
 

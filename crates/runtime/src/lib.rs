@@ -26,6 +26,7 @@ pub mod server;
 pub mod shutdown;
 pub mod sql;
 pub mod tls;
+pub mod trace;
 
 pub use server::{GrpcServer, ServerHandle};
 pub use shutdown::Shutdown;

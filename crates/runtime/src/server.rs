@@ -1,7 +1,8 @@
 //! The gRPC server every PAKE process runs: the services it was given, plus
 //! `grpc.health.v1.Health` (one status per service) and server reflection v1 and v1alpha
-//! (grpcurl 1.8 and grpcio speak only v1alpha). Every call passes the RPC metrics layer
-//! ([`crate::metrics::rpc`]) first, then authentication and rate limits ([`AuthLayer`]).
+//! (grpcurl 1.8 and grpcio speak only v1alpha). Every call passes the trace layer
+//! ([`crate::trace`]: one span per RPC, child of the caller's W3C context) first, then the RPC
+//! metrics layer ([`crate::metrics::rpc`]), then authentication and rate limits ([`AuthLayer`]).
 //!
 //! Shutdown order (tested in `crates/cli/tests`): the [`Shutdown`] signal fires → every health
 //! status turns NOT_SERVING → the listener stops accepting → open server streams end with
@@ -144,7 +145,8 @@ impl GrpcServer {
                 crate::tls::expose_tcp_connect_info
                     as fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>,
             ))
-            // The first layer is the outermost: calls refused by auth are measured too.
+            // The first layer is the outermost: calls refused by auth are traced and measured too.
+            .layer(crate::trace::RpcTraceLayer)
             .layer(metrics)
             .layer(self.auth.clone())
             .add_routes(routes);
@@ -237,12 +239,15 @@ fn local_service(
             0,
         )),
     };
-    let service = tower_layer::Layer::layer(&metrics, tower_layer::Layer::layer(&auth, routes))
-        .map_request(move |mut request: http::Request<tonic::body::Body>| {
-            request.extensions_mut().insert(peer.clone());
-            request
-        })
-        .map_err(|error| CallError(error.into()));
+    let service = tower_layer::Layer::layer(
+        &crate::trace::RpcTraceLayer,
+        tower_layer::Layer::layer(&metrics, tower_layer::Layer::layer(&auth, routes)),
+    )
+    .map_request(move |mut request: http::Request<tonic::body::Body>| {
+        request.extensions_mut().insert(peer.clone());
+        request
+    })
+    .map_err(|error| CallError(error.into()));
     tower::util::BoxCloneSyncService::new(service)
 }
 

@@ -126,7 +126,18 @@ impl FeedConsumer {
         request.metadata_mut().insert("authorization", header);
         let mut client = KnowledgeServiceClient::new(self.channel.clone())
             .max_decoding_message_size(8 * 1024 * 1024);
-        let stream = match client.watch_items(request).await {
+        // The feed connection's own trace: knowledge's WatchItems span is its child.
+        let connect = tracing::info_span!(
+            "search.feed.connect",
+            otel.kind = "client",
+            snapshot = rebuilding
+        );
+        let opened = {
+            let _entered = connect.enter();
+            pake_core::telemetry::inject_metadata(request.metadata_mut());
+            client.watch_items(request)
+        };
+        let stream = match tracing::Instrument::instrument(opened, connect).await {
             Ok(response) => response.into_inner(),
             Err(status) => return Err(classify(status, rebuilding)),
         };
@@ -186,19 +197,23 @@ impl FeedConsumer {
                 .and_then(|t| std::time::SystemTime::try_from(t).ok());
             self.progress.received(written);
         }
+        let span = apply_span(kind, &event);
         match kind {
             Type::Snapshot | Type::Created | Type::Updated | Type::Undeleted => {
                 if let Some(item) = event.item {
                     if item.delete_time.is_some() {
-                        self.index.delete(&item.name).map_err(index_error)?;
+                        span.in_scope(|| self.index.delete(&item.name))
+                            .map_err(index_error)?;
                     } else {
-                        self.index.upsert(to_indexed(item)).map_err(index_error)?;
+                        span.in_scope(|| self.index.upsert(to_indexed(item)))
+                            .map_err(index_error)?;
                     }
                 }
             }
             Type::Deleted | Type::Purged => {
                 if let Some(item) = event.item {
-                    self.index.delete(&item.name).map_err(index_error)?;
+                    span.in_scope(|| self.index.delete(&item.name))
+                        .map_err(index_error)?;
                 }
             }
             Type::SnapshotEnd => {
@@ -376,6 +391,27 @@ enum FollowError {
     Rebuild(String),
     /// Reconnect after a pause.
     Retry(tonic::Status),
+}
+
+/// The span of applying one change event to the index: `search.index.apply`, a child of the
+/// write's trace when the event carries its `traceparent` (none for snapshot items).
+fn apply_span(kind: Type, event: &ItemEvent) -> tracing::Span {
+    if !matches!(
+        kind,
+        Type::Created | Type::Updated | Type::Deleted | Type::Undeleted | Type::Purged
+    ) {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "search.index.apply",
+        otel.kind = "consumer",
+        event = kind.as_str_name(),
+        cursor = %event.cursor,
+    );
+    if !event.traceparent.is_empty() {
+        pake_core::telemetry::set_parent_from_traceparent(&span, &event.traceparent);
+    }
+    span
 }
 
 fn classify(status: tonic::Status, rebuilding: bool) -> FollowError {
