@@ -23,7 +23,7 @@ SECTIONS = {
     "log": "LogConfig", "upstream": "UpstreamConfig", "auth": "AuthConfig",
     "identity": "IdentityConfig", "search": "SearchConfig", "knowledge": "KnowledgeConfig",
     "shutdown": "ShutdownConfig", "edge": "EdgeConfig", "rate_limit": "RateLimitConfig",
-    "redis": "RedisConfig",
+    "redis": "RedisConfig", "vault": "VaultConfig", "vault.auth": "VaultAuthConfig",
 }
 # Environment variables the binary reads that are not config keys.
 NON_KEY_ENV = {"PAKE_CONFIG"}
@@ -60,9 +60,15 @@ def main() -> int:
     def known(path: list[str]) -> bool:
         if len(path) == 1:
             return path[0] in fields.get("Config", set())
-        if len(path) == 2 and path[0] in SECTIONS:
-            return path[0] in fields["Config"] and path[1] in fields.get(SECTIONS[path[0]], set())
-        return False
+        # [section] key, or [section.sub] key (vault.auth.role): each level a field of the
+        # struct of the level above.
+        struct = "Config"
+        for depth, part in enumerate(path):
+            if part not in fields.get(struct, set()):
+                return False
+            if depth < len(path) - 1:
+                struct = SECTIONS.get(".".join(path[: depth + 1]), "")
+        return True
 
     for rendered in sys.argv[1:]:
         with open(rendered, encoding="utf-8") as stream:
@@ -70,13 +76,17 @@ def main() -> int:
         for doc in docs:
             if doc.get("kind") == "ConfigMap" and "pake.toml" in doc.get("data", {}):
                 config = tomllib.loads(doc["data"]["pake.toml"])
-                for key, value in config.items():
-                    items = value.items() if isinstance(value, dict) else [(None, value)]
-                    for sub, _ in items:
-                        path = [key] + ([sub] if sub else [])
+                def walk(table: dict, prefix: list[str]) -> None:
+                    nonlocal checked
+                    for key, value in table.items():
+                        path = prefix + [key]
                         checked += 1
                         if not known(path):
                             problems.append(f"{rendered}: pake.toml key {'.'.join(path)} is not a PAKE setting")
+                        elif isinstance(value, dict):
+                            walk(value, path)
+
+                walk(config, [])
             if doc.get("kind") not in ("Deployment", "Pod"):
                 continue
             spec = doc["spec"]["template"]["spec"] if doc["kind"] == "Deployment" else doc["spec"]

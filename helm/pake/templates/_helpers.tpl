@@ -99,4 +99,31 @@ app.kubernetes.io/component: {{ .component }}
 {{ $key }} = {{ include "pake.tomlValue" $value }}
 {{- end }}
 {{- end }}
+{{- with .Values.vault }}
+{{- if .enabled }}
+
+# From .Values.vault (docs/operations.md "Vault").
+[vault]
+address = {{ include "pake.tomlValue" .address }}
+kv_mount = {{ include "pake.tomlValue" .kvMount }}
+path = {{ include "pake.tomlValue" .path }}
+refresh_secs = {{ include "pake.tomlValue" .refreshSecs }}
+timeout_secs = {{ include "pake.tomlValue" .timeoutSecs }}
+
+[vault.auth]
+method = {{ include "pake.tomlValue" .auth.method }}
+{{- if eq .auth.method "kubernetes" }}
+role = {{ include "pake.tomlValue" .auth.role }}
+mount = {{ include "pake.tomlValue" .auth.mount }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Whether a component logs in to Vault with its ServiceAccount token. */}}
+{{- define "pake.vaultKubernetes" -}}
+{{- $vault := .root.Values.vault -}}
+{{- if and $vault.enabled (eq $vault.auth.method "kubernetes") (ne .component "edge") -}}
+true
+{{- end -}}
 {{- end -}}
