@@ -168,7 +168,7 @@ pub async fn start(
         server.add_service(knowledge.into_server());
     }
     if role.runs(ServiceRole::Search) {
-        let index = open_search_index(&config.data_dir.join(SEARCH_INDEX_DIR))?;
+        let index = open_search_index(&config.data_dir.join(SEARCH_INDEX_DIR)).await?;
         let (applied_tx, applied_rx) =
             tokio::sync::watch::channel(index.applied_cursor().unwrap_or_default());
         // In-process tokens when identity runs here; otherwise the service account's API key
@@ -408,10 +408,25 @@ fn follow_search_health(
 }
 
 /// Opens the index, wiping and recreating it when it is corrupt (it rebuilds from the feed).
-fn open_search_index(dir: &std::path::Path) -> anyhow::Result<pake_search::index::SearchIndex> {
+/// How long start-up waits for the search index's writer lock: a restart (of the process, or of
+/// the services in one process) can overlap the previous owner's last commit.
+const INDEX_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+async fn open_search_index(
+    dir: &std::path::Path,
+) -> anyhow::Result<pake_search::index::SearchIndex> {
     use pake_search::index::{Error, SearchIndex};
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    match SearchIndex::open_in_dir(dir) {
+    let started = std::time::Instant::now();
+    let mut opened = SearchIndex::open_in_dir(dir);
+    if matches!(opened, Err(Error::Locked(_))) {
+        tracing::info!(dir = %dir.display(), "search index is locked by its previous owner; waiting");
+    }
+    while matches!(opened, Err(Error::Locked(_))) && started.elapsed() < INDEX_LOCK_WAIT {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        opened = SearchIndex::open_in_dir(dir);
+    }
+    match opened {
         Ok(index) => Ok(index),
         Err(Error::Corrupt(reason)) => {
             tracing::warn!(%reason, dir = %dir.display(), "search index is corrupt; rebuilding it from the change feed");
