@@ -131,7 +131,7 @@ async fn serve(
     }
     let call = Call {
         channel,
-        path: binding.grpc_path(),
+        path: method_label.clone(),
         metadata,
         timeout: forwarded.timeout,
     };
