@@ -42,6 +42,10 @@ pub struct FeedConsumer {
     applied: watch::Sender<String>,
     progress: Progress,
     shutdown: Shutdown,
+    /// Held by a commit's blocking task until it has finished with the index, so that shutdown
+    /// can wait for a commit the cancelled feed loop left running (and the index writer is free
+    /// once the consumer has returned).
+    commit_in_flight: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl FeedConsumer {
@@ -66,6 +70,7 @@ impl FeedConsumer {
             applied,
             progress,
             shutdown,
+            commit_in_flight: Arc::default(),
         })
     }
 
@@ -80,7 +85,12 @@ impl FeedConsumer {
         loop {
             let outcome = tokio::select! {
                 outcome = self.follow(force_snapshot) => outcome,
-                () = self.shutdown.cancelled() => return,
+                () = self.shutdown.cancelled() => {
+                    // Dropping `follow` does not stop a commit already handed to the blocking
+                    // pool; wait for it, so nothing writes to the index after we return.
+                    let _finished = self.commit_in_flight.lock().await;
+                    return;
+                }
             };
             match outcome {
                 Ok(()) => backoff = Duration::from_millis(100),
@@ -244,10 +254,16 @@ impl FeedConsumer {
         let index = self.index.clone();
         let committed = cursor.clone();
         let started = Instant::now();
-        tokio::task::spawn_blocking(move || index.commit(&committed))
-            .await
-            .map_err(|e| FollowError::Retry(tonic::Status::internal(e.to_string())))?
-            .map_err(index_error)?;
+        let in_flight = Arc::clone(&self.commit_in_flight).lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let result = index.commit(&committed);
+            drop(index);
+            drop(in_flight);
+            result
+        })
+        .await
+        .map_err(|e| FollowError::Retry(tonic::Status::internal(e.to_string())))?
+        .map_err(index_error)?;
         let cost = started.elapsed();
         batch.committed(cost);
         commit_metrics().record(cost, batch.events_committed);
