@@ -21,6 +21,7 @@ pub struct TestDatabase {
 
 /// A fresh SQLite database.
 pub async fn sqlite_database() -> TestDatabase {
+    crate::query_record::install_if_requested();
     let dir = tempfile::tempdir().expect("temp dir");
     let database = Database::open(None, dir.path()).await.expect("open sqlite");
     TestDatabase {
@@ -33,6 +34,7 @@ pub async fn sqlite_database() -> TestDatabase {
 /// A fresh PostgreSQL database on the server named by `PAKE_TEST_DATABASE_URL`; `None` (with a
 /// printed reason) when it is unset locally; a panic when it is unset in CI.
 pub async fn postgres_database() -> Option<TestDatabase> {
+    crate::query_record::install_if_requested();
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let admin_url = require(
         std::env::var(DATABASE_URL_ENV).ok(),

@@ -9,6 +9,8 @@
 //! - [`redis`]: the shared Redis under a unique key prefix per test, and a private
 //!   `redis-server` for outage tests.
 //! - [`postgres_server`]: a private PostgreSQL (`initdb` + `pg_ctl`) for outage tests.
+//! - [`query_record`]: records the SQL the store suites run (`PAKE_RECORD_QUERIES`), the
+//!   release snapshots under `compat/` that the expand/contract test checks.
 
 mod app;
 mod database;
@@ -16,6 +18,7 @@ pub mod feed;
 pub mod leak;
 pub mod postgres_server;
 mod prerequisites;
+pub mod query_record;
 pub mod raw_grpc;
 pub mod redis;
 mod users;
