@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use pake_core::client_address::TrustedProxies;
 use pake_core::config::SecretString;
 use pake_core::config::{Config, ServiceRole};
 use pake_core::revocation::{InProcessRevokedSessions, RevokedSessions};
@@ -98,6 +99,10 @@ pub async fn start(
         verifier,
     );
     server.set_rate_limits(&config.rate_limit);
+    server.set_trusted_proxies(
+        TrustedProxies::parse(&config.trusted_proxies)
+            .map_err(|(index, message)| anyhow::anyhow!("trusted_proxies[{index}]: {message}"))?,
+    );
     if let Some(files) = pake_runtime::tls::ServerTlsFiles::from_config(&config.tls) {
         let reload = Duration::from_secs(config.tls.reload_interval_secs);
         server.set_tls(pake_runtime::tls::ServerTls::load(files, reload).context("tls")?);

@@ -21,7 +21,12 @@ struct Edge {
 }
 
 async fn start() -> Edge {
-    let app = spawn_app().await;
+    start_with(|_| {}).await
+}
+
+/// [`start`] with the all-in-one's configuration changed by `adjust`.
+async fn start_with(adjust: impl FnOnce(&mut pake_core::config::Config)) -> Edge {
+    let app = pake_testkit::spawn_app_with(pake_core::config::ServiceRole::All, adjust).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -150,9 +150,6 @@ pub struct IdentityConfig {
     pub hashing_concurrency: usize,
     /// Sign-ins allowed to wait for a hashing slot before RESOURCE_EXHAUSTED.
     pub hashing_queue: usize,
-    /// Peers (IP addresses) whose `X-Forwarded-For` is believed: Kong and the edge. The client
-    /// address for throttling is then the rightmost forwarded address that is not a trusted proxy.
-    pub trusted_proxies: Vec<String>,
     /// How long security audit events are kept before they are pruned, 1..=3650 days.
     pub audit_retention_days: u64,
     /// Algorithm of newly generated signing keys: `EdDSA` (Ed25519) or `ES256` (P-256).
@@ -175,7 +172,6 @@ impl Default for IdentityConfig {
             argon2_iterations: 2,
             hashing_concurrency: 0,
             hashing_queue: 64,
-            trusted_proxies: Vec::new(),
             audit_retention_days: 365,
             signing_algorithm: "EdDSA".to_owned(),
             signing_algorithms: vec!["EdDSA".to_owned(), "ES256".to_owned()],
@@ -290,6 +286,11 @@ pub struct Config {
     pub edge: EdgeConfig,
     /// Per-caller rate limits of the gRPC services.
     pub rate_limit: RateLimitConfig,
+    /// Peers whose `X-Forwarded-For` is believed (Kong, a separate edge, the Istio sidecar):
+    /// IP addresses or CIDR ranges. The client address of sign-in throttling, the audit log and
+    /// anonymous rate limits is then the rightmost forwarded address that is not a trusted proxy
+    /// ([`crate::client_address`]). The all-in-one's in-process edge is trusted without it.
+    pub trusted_proxies: Vec<String>,
     /// Native TLS and mTLS of the gRPC server and service-to-service clients (off: plaintext).
     pub tls: TlsConfig,
 }
@@ -316,6 +317,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             edge: EdgeConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            trusted_proxies: Vec::new(),
             tls: TlsConfig::default(),
         }
     }
@@ -447,6 +449,11 @@ impl Config {
         if let Err(message) = parse_listen_address(&self.grpc_listen) {
             problem("grpc_listen", message);
         }
+        if let Err((index, message)) =
+            crate::client_address::TrustedProxies::parse(&self.trusted_proxies)
+        {
+            problem(&format!("trusted_proxies[{index}]"), message);
+        }
         if self.metrics_listen.parse::<SocketAddr>().is_err() {
             problem(
                 "metrics_listen",
@@ -538,14 +545,6 @@ impl Config {
                     identity.argon2_iterations
                 ),
             );
-        }
-        for (index, proxy) in identity.trusted_proxies.iter().enumerate() {
-            if proxy.parse::<std::net::IpAddr>().is_err() {
-                problem(
-                    &format!("identity.trusted_proxies[{index}]"),
-                    format!("'{proxy}' is not an IP address"),
-                );
-            }
         }
         for (index, algorithm) in identity.signing_algorithms.iter().enumerate() {
             if !SIGNING_ALGORITHMS.contains(&algorithm.as_str()) {

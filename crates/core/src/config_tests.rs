@@ -182,3 +182,26 @@ fn metrics_listen_layers_and_is_validated() {
         Ok(())
     });
 }
+
+#[test]
+fn trusted_proxies_take_addresses_and_ranges_and_name_a_bad_entry() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "pake.toml",
+            "trusted_proxies = [\"127.0.0.6\", \"10.0.0.0/8\", \"fd00::/8\"]\n",
+        )?;
+        let config = load_in(jail, Some("pake.toml"), &Overrides::default()).expect("valid");
+        assert_eq!(config.trusted_proxies.len(), 3);
+        jail.create_file(
+            "bad.toml",
+            "trusted_proxies = [\"10.0.0.1\", \"kong.internal\"]\n",
+        )?;
+        let error = load_in(jail, Some("bad.toml"), &Overrides::default()).expect_err("bad");
+        assert!(
+            error
+                .contains("trusted_proxies[1]: 'kong.internal' is not an IP address or CIDR range"),
+            "{error}"
+        );
+        Ok(())
+    });
+}

@@ -12,6 +12,7 @@
 //! This crate depends on no other PAKE crate; services depend on it, never the reverse.
 
 pub mod auth;
+pub mod client_address;
 pub mod config;
 pub mod cursor;
 pub mod error;

@@ -96,16 +96,16 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// The context of `request`; `trusted_proxies` may set the client address through
-    /// `X-Forwarded-For`.
-    pub fn of<T>(request: &Request<T>, trusted_proxies: &[String]) -> Self {
+    /// The context of `request`; the client address is the one the server's auth layer resolved
+    /// (through trusted proxies' `X-Forwarded-For`, see `pake_core::client_address`).
+    pub fn of<T>(request: &Request<T>) -> Self {
         let traceparent = request
             .metadata()
             .get("traceparent")
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default();
         RequestContext {
-            client_address: crate::service::client_address(request, trusted_proxies),
+            client_address: crate::service::client_address(request),
             user_agent: crate::service::user_agent(request),
             trace_id: trace_id(traceparent),
         }
@@ -286,7 +286,7 @@ fn spawn_prune(store: Arc<dyn IdentityStore>, cutoff: i64) {
 impl IdentityService {
     /// The context of `request` (client address, user agent, trace id).
     pub(crate) fn request_context<T>(&self, request: &Request<T>) -> RequestContext {
-        RequestContext::of(request, &self.config.trusted_proxies)
+        RequestContext::of(request)
     }
 
     /// The stored record of `event`, for a store write that inserts it in its transaction.

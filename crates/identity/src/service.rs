@@ -659,30 +659,12 @@ pub(crate) fn session_to_proto(session: &SessionRecord, current: bool) -> Sessio
     }
 }
 
-/// The client's address: the connection's peer, or — when the peer is a trusted proxy — the
-/// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub(crate) fn client_address<T>(request: &Request<T>, trusted: &[String]) -> String {
-    let peer = request
-        .remote_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_default();
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    let forwarded = request
-        .metadata()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .filter(|entry| entry.parse::<std::net::IpAddr>().is_ok())
-        .collect::<Vec<_>>();
-    forwarded
-        .iter()
-        .rev()
-        .find(|entry| !trusted.iter().any(|proxy| proxy == *entry))
-        .map_or(peer, |entry| (*entry).to_owned())
+/// The client's address as the server's auth layer resolved it (`pake_runtime::auth`), or the
+/// connection's peer; empty when neither is known (a call made without a connection).
+pub(crate) fn client_address<T>(request: &Request<T>) -> String {
+    pake_runtime::auth::client_address(request)
+        .map(|address| address.to_string())
+        .unwrap_or_default()
 }
 
 pub(crate) fn user_agent<T>(request: &Request<T>) -> String {

@@ -7,37 +7,69 @@
 //! invalid token is rejected even on those methods. Health and reflection are open. With
 //! [`AuthLayer::with_rate_limits`], each authenticated call then spends from its caller's
 //! budget ([`crate::rate_limit`]) before any handler runs.
+//!
+//! The layer also decides once which address the call comes from ([`ClientAddress`]: the peer,
+//! or behind trusted proxies the forwarded client, [`pake_core::client_address`]), for anonymous
+//! rate limits here and sign-in throttling and the audit log in identity ([`client_address`]).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use pake_core::auth::{Caller, Principal, TOKEN_IGNORED_METHODS, allows_anonymous};
+use pake_core::client_address::TrustedProxies;
 use pake_core::token::{JwksSource, PublicJwk, Verifier};
 use pake_core::{Error, ErrorKind};
 use tonic::body::Body;
 
 use crate::rate_limit::RateLimiter;
 
+/// The address a call comes from, as the auth layer resolved it (a request extension).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+/// Marks a call made in-process by the all-in-one's edge ([`crate::server::LocalService`]):
+/// its `X-Forwarded-For` is the edge's and is believed without configuration.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InProcessEdgeCall;
+
+/// The address `request` comes from: what the auth layer resolved, else the connection's peer.
+pub fn client_address<T>(request: &tonic::Request<T>) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ClientAddress>()
+        .map(|address| address.0)
+        .or_else(|| request.remote_addr().map(|address| address.ip()))
+}
+
 /// The layer; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     verifier: Arc<Verifier>,
     limiter: Option<Arc<RateLimiter>>,
+    trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl AuthLayer {
-    /// Authenticates with `verifier`; no rate limits.
+    /// Authenticates with `verifier`; no rate limits; no proxy trusted.
     pub fn new(verifier: Arc<Verifier>) -> Self {
         AuthLayer {
             verifier,
             limiter: None,
+            trusted_proxies: Arc::default(),
         }
     }
 
     /// Also limits each caller's rate with `limiter`.
     pub fn with_rate_limits(mut self, limiter: Arc<RateLimiter>) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Believes `X-Forwarded-For` from `proxies` when resolving [`ClientAddress`].
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
         self
     }
 }
@@ -50,8 +82,28 @@ impl<S> tower_layer::Layer<S> for AuthLayer {
             inner,
             verifier: self.verifier.clone(),
             limiter: self.limiter.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
+}
+
+/// The peer of `request`, or behind a trusted proxy the client it forwards for.
+fn resolve_client_address(
+    request: &http::Request<Body>,
+    trusted: &TrustedProxies,
+) -> Option<IpAddr> {
+    let peer = request
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())?
+        .ip();
+    let in_process_edge = request.extensions().get::<InProcessEdgeCall>().is_some();
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    Some(trusted.client_address(peer, in_process_edge, forwarded))
 }
 
 /// The service produced by [`AuthLayer`].
@@ -60,6 +112,7 @@ pub struct AuthService<S> {
     inner: S,
     verifier: Arc<Verifier>,
     limiter: Option<Arc<RateLimiter>>,
+    trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl<S> tower_service::Service<http::Request<Body>> for AuthService<S>
@@ -86,11 +139,10 @@ where
         let limiter = self.limiter.clone();
         let path = request.uri().path().to_owned();
         let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
-        let address = request
-            .extensions()
-            .get::<tonic::transport::server::TcpConnectInfo>()
-            .and_then(|info| info.remote_addr())
-            .map(|address| address.ip());
+        let address = resolve_client_address(&request, &self.trusted_proxies);
+        if let Some(address) = address {
+            request.extensions_mut().insert(ClientAddress(address));
+        }
         Box::pin(async move {
             let caller = match authenticate(&verifier, &path, authorization.as_ref()).await {
                 Ok(caller) => caller,

@@ -80,6 +80,16 @@ impl GrpcServer {
         self
     }
 
+    /// Believes `X-Forwarded-For` from `proxies` for the client address of a call
+    /// ([`crate::auth::ClientAddress`]).
+    pub fn set_trusted_proxies(
+        &mut self,
+        proxies: pake_core::client_address::TrustedProxies,
+    ) -> &mut Self {
+        self.auth = self.auth.clone().with_trusted_proxies(proxies);
+        self
+    }
+
     /// Serves TLS (and mTLS) instead of plaintext h2c ([`crate::tls`]).
     pub fn set_tls(&mut self, tls: crate::tls::ServerTls) -> &mut Self {
         self.tls = Some(tls);
@@ -223,8 +233,9 @@ impl std::error::Error for CallError {
 
 /// The server's own call path — the same metrics, authentication, rate limits and routes as a
 /// connection gets — callable without the network, for the all-in-one's edge. Calls arrive as
-/// from a loopback peer at the server's address (what `X-Forwarded-For` trust and per-address
-/// limits see), exactly as if the edge had dialled the port.
+/// from a loopback peer at the server's address, exactly as if the edge had dialled the port,
+/// except that their `X-Forwarded-For` (the edge's, ending with its client) is believed without
+/// `trusted_proxies`.
 fn local_service(
     routes: tonic::service::Routes,
     metrics: crate::metrics::rpc::RpcMetricsLayer,
@@ -245,6 +256,9 @@ fn local_service(
     )
     .map_request(move |mut request: http::Request<tonic::body::Body>| {
         request.extensions_mut().insert(peer.clone());
+        request
+            .extensions_mut()
+            .insert(crate::auth::InProcessEdgeCall);
         request
     })
     .map_err(|error| CallError(error.into()));

@@ -92,11 +92,19 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The `pake.toml` of the ConfigMap: one table per section of .Values.config. */}}
 {{- define "pake.toml" -}}
 # Rendered by the chart from .Values.config; see docs/operations.md for every key.
+{{- /* Top-level keys first: in TOML everything after a [section] header belongs to it. */}}
+{{- range $key, $value := .Values.config }}
+{{- if not (kindIs "map" $value) }}
+{{ $key }} = {{ include "pake.tomlValue" $value }}
+{{- end }}
+{{- end }}
 {{- range $section, $keys := .Values.config }}
+{{- if kindIs "map" $keys }}
 
 [{{ $section }}]
 {{- range $key, $value := $keys }}
 {{ $key }} = {{ include "pake.tomlValue" $value }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- with .Values.vault }}

@@ -4,7 +4,7 @@
 //!
 //! Each client cycles through the four paths in order (unknown, wrong, locked, success), so all
 //! four see the same load. Throttling must not pollute the numbers: the server trusts
-//! `X-Forwarded-For` from loopback (`identity.trusted_proxies = ["127.0.0.1"]`) and every client
+//! `X-Forwarded-For` from loopback (`trusted_proxies = ["127.0.0.1"]`) and every client
 //! sends its own address; unknown usernames are fresh on every call; each client's account has
 //! one failure before its next success clears it; the locked account is locked once, up front.
 //! Every status is counted and shown; anything but the expected one is an error.
@@ -64,13 +64,13 @@ pub struct LoginPathsReport {
 /// Starts PAKE (trusting loopback's `X-Forwarded-For`), registers one account per client and
 /// a locked one, locks it, then drives the four paths.
 pub async fn run(options: &Options) -> anyhow::Result<LoginPathsReport> {
-    let mut identity = options.identity_config();
-    identity.trusted_proxies = vec![LOOPBACK.to_owned()];
+    let identity = options.identity_config();
     let clients = match options.path_clients {
         0 => options.hashing_threads(),
         count => count,
     };
-    let server = PakeServer::start_for_identity(options, identity).await?;
+    let server =
+        PakeServer::start_for_identity(options, identity, vec![LOOPBACK.to_owned()]).await?;
     let measured = async {
         let channel = connect(&server.url).await?;
         let usernames = sign_up_many(&channel, "paths_", clients).await?;

@@ -61,13 +61,14 @@ impl PakeServer {
     /// Starts every service on the store of `--store`, with the identity configuration of
     /// the options (`--hashing-concurrency`).
     pub async fn start_for(options: &Options) -> anyhow::Result<Self> {
-        Self::start_for_identity(options, options.identity_config()).await
+        Self::start_for_identity(options, options.identity_config(), Vec::new()).await
     }
 
     /// [`start_for`](Self::start_for) with this identity configuration.
     pub async fn start_for_identity(
         options: &Options,
         identity: pake_core::config::IdentityConfig,
+        trusted_proxies: Vec<String>,
     ) -> anyhow::Result<Self> {
         let database = match options.store {
             StoreKind::Sqlite => None,
@@ -80,6 +81,7 @@ impl PakeServer {
                 ..identity
             };
             config.database_url = url.map(pake_core::config::SecretString::new);
+            config.trusted_proxies = trusted_proxies;
         })
         .await
     }

@@ -115,3 +115,77 @@ async fn jwks_health_and_readiness_are_served() {
     assert_eq!(edge.http.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(ok(&edge.http.get("/readyz").await)["ready"], true);
 }
+
+/// Anonymous calls are rate-limited per client address. Behind a trusted proxy (here "Kong" on
+/// loopback, `trusted_proxies = ["127.0.0.1"]`) that is the client Kong forwarded for, not the
+/// proxy: one client running out of budget leaves the others theirs, and an address a client
+/// writes into `X-Forwarded-For` itself changes nothing.
+#[tokio::test]
+async fn anonymous_calls_are_limited_per_forwarded_client_not_per_proxy() {
+    let edge = start_with(|config| {
+        config.trusted_proxies = vec!["127.0.0.1".to_owned()];
+        config.rate_limit.read_per_second = 1;
+        config.rate_limit.read_burst = 2;
+    })
+    .await;
+    let jwks = async |forwarded_for: &str| {
+        edge.http
+            .send(
+                Method::GET,
+                "/.well-known/jwks.json",
+                &[("x-forwarded-for", forwarded_for)],
+                "",
+            )
+            .await
+            .status
+    };
+    assert_eq!(jwks("198.51.100.1").await, StatusCode::OK);
+    assert_eq!(jwks("198.51.100.1").await, StatusCode::OK);
+    assert_eq!(
+        jwks("198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the burst of 2 is spent"
+    );
+    assert_eq!(
+        jwks("198.51.100.2").await,
+        StatusCode::OK,
+        "another client has its own budget"
+    );
+    // A client claiming to be someone else: the entry Kong appended (the rightmost) counts.
+    assert_eq!(
+        jwks("203.0.113.50, 198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// Without `trusted_proxies`, the address a caller forwards is not believed: the edge's own
+/// peer (the caller) is the client, so forging `X-Forwarded-For` does not buy a new budget.
+#[tokio::test]
+async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
+    let edge = start_with(|config| {
+        config.rate_limit.read_per_second = 1;
+        config.rate_limit.read_burst = 2;
+    })
+    .await;
+    // Each call claims a new address; all spend the caller's one budget (the start-up's own
+    // JWKS fetch may have spent from it too), so the burst of 2 runs out within 3 calls.
+    let mut statuses = Vec::new();
+    for forged in 1..=4 {
+        let answer = edge
+            .http
+            .send(
+                Method::GET,
+                "/.well-known/jwks.json",
+                &[("x-forwarded-for", &format!("198.51.100.{forged}"))],
+                "",
+            )
+            .await;
+        statuses.push(answer.status);
+    }
+    assert_eq!(statuses[0], StatusCode::OK, "{statuses:?}");
+    assert_eq!(
+        statuses[2..],
+        [StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS],
+        "{statuses:?}"
+    );
+}
