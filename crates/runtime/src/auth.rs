@@ -132,9 +132,7 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        // Take the service that was driven to readiness; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::call_end::take_ready(&mut self.inner);
         let verifier = self.verifier.clone();
         let limiter = self.limiter.clone();
         let path = request.uri().path().to_owned();

@@ -15,6 +15,7 @@
 //! `pake-api` only; services depend on it, never the reverse.
 
 pub mod auth;
+mod call_end;
 pub mod db;
 pub mod db_health;
 mod db_write;

@@ -5,13 +5,13 @@
 //! until the response body ends, so a stream's span lasts as long as the stream. Without trace
 //! export it costs one disabled-span check.
 
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use http_body::Frame;
 use tonic::body::Body;
 use tracing::Instrument;
+
+use crate::call_end::{CallEnd, EndObserver};
 
 /// The layer; see the module documentation.
 #[derive(Clone, Copy, Debug, Default)]
@@ -48,9 +48,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        // Take the service that was driven to readiness; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::call_end::take_ready(&mut self.inner);
         let path = request.uri().path();
         let (service, method) = path
             .trim_start_matches('/')
@@ -73,73 +71,31 @@ where
         };
         Box::pin(
             async move {
-                let span = tracing::Span::current();
                 let response = future.await?;
-                if let Some(code) = response.headers().get("grpc-status") {
-                    record_status(&span, code);
-                    return Ok(response);
-                }
-                let (parts, body) = response.into_parts();
-                let body = Body::new(TracedBody { inner: body, span });
-                Ok(http::Response::from_parts(parts, body))
+                Ok(crate::call_end::watch(
+                    response,
+                    CallSpan(tracing::Span::current()),
+                ))
             }
             .instrument(span),
         )
     }
 }
 
-fn record_status(span: &tracing::Span, code: &http::HeaderValue) {
-    let code: i64 = code
-        .to_str()
-        .ok()
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(2);
-    span.record("rpc.grpc.status_code", code);
-    if code != 0 {
-        span.record("otel.status_code", "ERROR");
-    }
-}
+/// The call's span, kept open until the call ends and given its status then.
+struct CallSpan(tracing::Span);
 
-/// A response body that keeps the call's span open until the status arrives in the trailers.
-struct TracedBody {
-    inner: Body,
-    span: tracing::Span,
-}
-
-impl http_body::Body for TracedBody {
-    type Data = bytes::Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(code) = frame
-                    .trailers_ref()
-                    .and_then(|trailers| trailers.get("grpc-status"))
-                {
-                    record_status(&this.span, code);
-                }
-            }
-            Poll::Ready(Some(Err(status))) => {
-                this.span
-                    .record("rpc.grpc.status_code", i64::from(i32::from(status.code())));
-                this.span.record("otel.status_code", "ERROR");
-            }
-            Poll::Ready(None) | Poll::Pending => {}
+impl EndObserver for CallSpan {
+    fn ended(&mut self, end: CallEnd) {
+        let code = match end {
+            CallEnd::Status(code) => code,
+            CallEnd::Cancelled => tonic::Code::Cancelled,
+            CallEnd::NoStatus => return,
+        };
+        self.0
+            .record("rpc.grpc.status_code", i64::from(i32::from(code)));
+        if code != tonic::Code::Ok {
+            self.0.record("otel.status_code", "ERROR");
         }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }

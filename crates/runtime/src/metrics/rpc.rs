@@ -2,10 +2,9 @@
 //! (outside authentication and rate limits, so refused calls count too).
 //!
 //! - `pake_rpc_requests_total{service,method,code}` — calls that ended, by gRPC status name
-//!   (`OK`, `NOT_FOUND`, …). The code is read from `grpc-status` in the response headers
-//!   (trailers-only responses: errors before any message) or else in the trailers, so a
-//!   streaming call is counted **when it ends**, with its final status. A call whose client went
-//!   away first counts as `CANCELLED`; a response without any `grpc-status` as `UNKNOWN`.
+//!   (`OK`, `NOT_FOUND`, …), found by [`crate::call_end`], so a streaming call is counted **when
+//!   it ends**, with its final status. A call whose client went away first counts as
+//!   `CANCELLED`; a response without any `grpc-status` as `UNKNOWN`.
 //! - `pake_rpc_duration_seconds{service,method}` — from the request head until the call ended
 //!   (the trailers were sent); for a server stream that is the stream's whole life.
 //! - `pake_rpc_in_flight{service,method}` — calls started and not yet ended (open streams
@@ -16,15 +15,15 @@
 //! [`UNKNOWN`]/[`UNKNOWN`], so clients cannot create series at will.
 
 use std::collections::HashSet;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures::future::BoxFuture;
-use http_body::Frame;
 use prost::Message;
 use tonic::body::Body;
+
+use crate::call_end::{CallEnd, EndObserver};
 
 use super::{Counter, DURATION_BUCKETS, Family, Gauge, HistogramFamily, Labels};
 
@@ -144,36 +143,23 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        // Take the service that was driven to readiness; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::call_end::take_ready(&mut self.inner);
         let (service, method) = self.layer.labels(request.uri().path());
         let mut call = Call::start(self.layer.families.clone(), service, method);
         Box::pin(async move {
             // Dropped with the future if the client goes away first: CANCELLED.
-            let response = match inner.call(request).await {
-                Ok(response) => response,
+            match inner.call(request).await {
+                Ok(response) => Ok(crate::call_end::watch(response, call)),
                 Err(error) => {
                     call.finish("UNKNOWN");
-                    return Err(error);
+                    Err(error)
                 }
-            };
-            if let Some(code) = response.headers().get("grpc-status") {
-                call.finish(code_name(code));
-                return Ok(response);
             }
-            let (parts, body) = response.into_parts();
-            if http_body::Body::is_end_stream(&body) {
-                call.finish("UNKNOWN");
-                return Ok(http::Response::from_parts(parts, body));
-            }
-            let body = Body::new(MeteredBody { inner: body, call });
-            Ok(http::Response::from_parts(parts, body))
         })
     }
 }
 
-/// One call being measured; records itself once, when finished or dropped.
+/// One call being measured; records itself once, when it ends or is dropped.
 struct Call {
     families: Families,
     labels: Labels,
@@ -210,62 +196,20 @@ impl Call {
     }
 }
 
+impl EndObserver for Call {
+    fn ended(&mut self, end: CallEnd) {
+        self.finish(match end {
+            CallEnd::Status(code) => code_name_of(code),
+            CallEnd::NoStatus => "UNKNOWN",
+            CallEnd::Cancelled => "CANCELLED",
+        });
+    }
+}
+
 impl Drop for Call {
     fn drop(&mut self) {
         self.finish("CANCELLED");
     }
-}
-
-/// A response body that finishes its [`Call`] with the status in the trailers.
-struct MeteredBody {
-    inner: Body,
-    call: Call,
-}
-
-impl http_body::Body for MeteredBody {
-    type Data = bytes::Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(code) = frame
-                    .trailers_ref()
-                    .and_then(|trailers| trailers.get("grpc-status"))
-                {
-                    this.call.finish(code_name(code));
-                }
-            }
-            Poll::Ready(Some(Err(status))) => this.call.finish(code_name_of(status.code())),
-            Poll::Ready(None) => this.call.finish("UNKNOWN"),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// The status name of a `grpc-status` value; anything unparsable is `UNKNOWN`.
-fn code_name(value: &http::HeaderValue) -> &'static str {
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.parse::<i32>().ok())
-        .map_or("UNKNOWN", |number| {
-            code_name_of(tonic::Code::from_i32(number))
-        })
 }
 
 /// The canonical upper-case name of a gRPC status code.
@@ -325,11 +269,11 @@ mod tests {
 
     #[test]
     fn status_codes_have_their_canonical_names() {
-        let value = |text: &'static str| http::HeaderValue::from_static(text);
-        assert_eq!(code_name(&value("0")), "OK");
-        assert_eq!(code_name(&value("5")), "NOT_FOUND");
-        assert_eq!(code_name(&value("16")), "UNAUTHENTICATED");
-        assert_eq!(code_name(&value("99")), "UNKNOWN");
-        assert_eq!(code_name(&value("x")), "UNKNOWN");
+        assert_eq!(code_name_of(tonic::Code::Ok), "OK");
+        assert_eq!(code_name_of(tonic::Code::NotFound), "NOT_FOUND");
+        assert_eq!(
+            code_name_of(tonic::Code::Unauthenticated),
+            "UNAUTHENTICATED"
+        );
     }
 }
