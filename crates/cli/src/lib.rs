@@ -8,6 +8,7 @@ pub mod args;
 pub mod backup;
 pub mod database;
 pub mod migrate;
+pub mod password_input;
 pub mod remote;
 pub mod token;
 pub mod users;

@@ -44,12 +44,16 @@ async fn create_user(config_file: Option<&std::path::Path>, args: UserCreateArgs
         filter: "warn".to_owned(),
         ..config.log.clone()
     });
-    let mut password = String::new();
-    if let Err(error) = std::io::stdin().read_line(&mut password) {
-        eprintln!("pake: reading the password from standard input: {error}");
-        return ExitCode::from(2);
-    }
-    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    let password = match pake::password_input::read_password(&format!(
+        "Password for the new user {}: ",
+        args.username
+    )) {
+        Ok(password) => password,
+        Err(error) => {
+            eprintln!("pake: reading the password from standard input: {error}");
+            return ExitCode::from(2);
+        }
+    };
     match pake::users::create(&config, args, password).await {
         Ok(user) => {
             println!("created {} ({})", user.name, user.username);

@@ -1,8 +1,6 @@
 //! Commands that talk to a running server (`pake import`, `pake export`): where it is and how
 //! to sign in — an access token or API key (`--token` / `PAKE_TOKEN`), or a username with the
-//! password on the first line of standard input.
-
-use std::io::BufRead;
+//! password on the first line of standard input (asked for with echo off at a terminal).
 
 use anyhow::{Context, bail};
 use pake_api::identity::identity_service_client::IdentityServiceClient;
@@ -77,15 +75,13 @@ pub async fn connect(args: &RemoteArgs) -> anyhow::Result<Session> {
         }
         (Some(token), _) => token.clone(),
         (None, Some(username)) => {
-            let mut password = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut password)
-                .context("reading the password from standard input")?;
+            let password =
+                crate::password_input::read_password(&format!("Password for {username}: "))
+                    .context("reading the password from standard input")?;
             identity
                 .create_session(CreateSessionRequest {
                     username: username.clone(),
-                    password: password.trim_end_matches(['\n', '\r']).to_owned(),
+                    password,
                 })
                 .await
                 .map_err(status_error)

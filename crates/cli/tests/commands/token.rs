@@ -147,3 +147,69 @@ async fn an_unreachable_server_and_missing_credentials_fail_on_stderr() {
         stderr(&access_token)
     );
 }
+
+/// At a terminal the password is asked for with echo off: a pseudo-terminal (python's `pty`,
+/// typing only after the prompt appeared, as a person would) sees the prompt and the token,
+/// never the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_terminal_the_password_is_prompted_for_without_echo() {
+    let Some(python) = pake_testkit::require(
+        pake_testkit::find_program("python3", "PAKE_TEST_PYTHON"),
+        "python3 not found (install it, or set PAKE_TEST_PYTHON)",
+    ) else {
+        return;
+    };
+    let app = spawn_app().await;
+    let user = sign_up_and_in(&app, "tty").await;
+    const TYPIST: &str = r#"
+import os, pty, sys
+password = sys.argv[1].encode()
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+seen = b""
+while b"Password for" not in seen:
+    chunk = os.read(fd, 1024)
+    if not chunk:
+        break
+    seen += chunk
+os.write(fd, password + b"\n")
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(seen)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let url = app.url.clone();
+    let username = user.user.username.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(["-c", TYPIST, TEST_PASSWORD, crate::support::PAKE])
+            .args(["token", "--server", &url, "--username", &username])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .expect("join");
+    let screen = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{screen}{}", stderr(&output));
+    assert!(
+        screen.contains(&format!("Password for {}: ", user.user.username)),
+        "{screen}"
+    );
+    assert!(!screen.contains(TEST_PASSWORD), "the password was echoed: {screen}");
+    let token = screen
+        .split_whitespace()
+        .find(|word| word.split('.').count() == 3 && word.starts_with("eyJ"))
+        .expect("a JWT on the terminal");
+    KnowledgeServiceClient::new(crate::support::channel(&app.url).await)
+        .list_items(authorized(token, ListItemsRequest::default()))
+        .await
+        .expect("the token is accepted");
+}
