@@ -2,23 +2,18 @@
 //! and the JSON edge each run as their own `pake serve <role>` process exporting to an in-test
 //! OTLP collector. One HTTP request through the edge, authenticated with an API key (the edge
 //! exchanges it with identity, then calls knowledge; search applies the write from the change
-//! feed), must produce ONE trace with spans of all four `service.name`s.
+//! feed), must produce ONE trace with spans of all four `service.name`s; a JSON log line written
+//! while handling an RPC carries the `trace_id`/`span_id` of a span the collector received. The
+//! exporter also reaches an `https://` collector that requires a client certificate.
 //!
 //! Separate processes because tracer providers are process-wide.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+#[path = "tracing_otlp/support.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use pake_api::identity::identity_service_client::IdentityServiceClient;
 use pake_api::identity::{ApiKey, CreateApiKeyRequest, CreateSessionRequest, CreateUserRequest};
 use pake_api::identity::{Role, User};
@@ -27,198 +22,7 @@ use pake_api::knowledge::{CreateItemRequest, Item};
 use pake_api::search::SearchRequest;
 use pake_api::search::search_service_client::SearchServiceClient;
 use pake_testkit::{TEST_PASSWORD, authorized};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const PAKE: &str = env!("CARGO_BIN_EXE_pake");
-
-/// One exported span: (trace id, span name, service.name).
-type Exported = (Vec<u8>, String, String);
-
-/// The in-test OTLP/gRPC collector: keeps every span it receives.
-#[derive(Clone, Default)]
-struct Collector {
-    spans: Arc<Mutex<Vec<Exported>>>,
-}
-
-#[tonic::async_trait]
-impl TraceService for Collector {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let mut spans = self.spans.lock().expect("collector lock");
-        for resource_spans in request.into_inner().resource_spans {
-            let service = resource_spans
-                .resource
-                .iter()
-                .flat_map(|resource| resource.attributes.iter())
-                .find(|attribute| attribute.key == "service.name")
-                .and_then(|attribute| attribute.value.as_ref()?.value.as_ref())
-                .map(|value| match value {
-                    Value::StringValue(name) => name.clone(),
-                    other => format!("{other:?}"),
-                })
-                .unwrap_or_default();
-            for scope in resource_spans.scope_spans {
-                for span in scope.spans {
-                    spans.push((span.trace_id, span.name, service.clone()));
-                }
-            }
-        }
-        Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: None,
-        }))
-    }
-}
-
-impl Collector {
-    async fn start(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind collector");
-        let addr = listener.local_addr().expect("collector addr");
-        let service = TraceServiceServer::new(self.clone());
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        format!("http://{addr}")
-    }
-
-    /// service.names per trace id, of the traces that contain a span named `name` (the edge's
-    /// `edge.request` span is exported under its `otel.name`, `METHOD /path`).
-    fn traces_with(&self, name: &str) -> Vec<BTreeSet<String>> {
-        let spans = self.spans.lock().expect("collector lock");
-        let mut traces: BTreeMap<&[u8], BTreeSet<String>> = BTreeMap::new();
-        for (trace, _, service) in spans.iter() {
-            traces
-                .entry(trace.as_slice())
-                .or_default()
-                .insert(service.clone());
-        }
-        spans
-            .iter()
-            .filter(|(_, span, _)| span == name)
-            .filter_map(|(trace, _, _)| traces.get(trace.as_slice()).cloned())
-            .collect()
-    }
-
-    fn dump(&self) -> Vec<String> {
-        let spans = self.spans.lock().expect("collector lock");
-        spans
-            .iter()
-            .map(|(trace, name, service)| {
-                let id: String = trace.iter().map(|byte| format!("{byte:02x}")).collect();
-                format!("{id} {service} {name}")
-            })
-            .collect()
-    }
-}
-
-/// A `pake` process, killed when dropped.
-struct Process {
-    child: Child,
-    _data_dir: tempfile::TempDir,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-/// Starts `pake serve <args>` exporting to `collector`; returns it and the address on the banner
-/// line starting with `listening_prefix`.
-fn serve(args: &[&str], collector: &str, env: &[(&str, &str)], prefix: &str) -> (Process, String) {
-    let data_dir = tempfile::tempdir().expect("tempdir");
-    let mut command = Command::new(PAKE);
-    command
-        .arg("serve")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir.path())
-        .env_remove("PAKE_CONFIG")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env("PAKE_TELEMETRY__OTLP_ENDPOINT", collector)
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("TEST_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("spawn pake");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut addr = None;
-    let mut banner = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("banner line");
-        if let Some(rest) = line.strip_prefix(prefix) {
-            addr = rest.split_whitespace().next().map(str::to_owned);
-        }
-        // The last banner line: stdout closes with the reader, so a process must print no
-        // more after it (a println to a closed pipe panics).
-        let last = if prefix.contains("grpc") {
-            "grpc.health.v1.Health/Check"
-        } else {
-            "jwks.json"
-        };
-        let done = line.contains(last);
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("no '{prefix}' line in banner: {banner:?}"));
-    let process = Process {
-        child,
-        _data_dir: data_dir,
-    };
-    (process, addr)
-}
-
-/// One HTTP/1.1 request; returns the status code and the body.
-async fn http(addr: &str, method: &str, path: &str, key: &str, body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect edge");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("send request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .expect("read response");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-async fn channel(addr: &str) -> tonic::transport::Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect")
-}
+use support::{Collector, PAKE, channel, http, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_through_the_edge_is_one_trace_across_four_processes() {
@@ -232,11 +36,11 @@ async fn one_request_through_the_edge_is_one_trace_across_four_processes() {
         "127.0.0.1:0",
     ];
 
-    let (_identity, identity_addr) =
+    let (identity_process, identity_addr) =
         serve(&[&["identity"][..], &port0[..]].concat(), &otlp, &[], GRPC);
     let identity_url = format!("http://{identity_addr}");
     // The first admin, from the command line against identity's database (as tests/mesh.rs).
-    let identity_dir = _identity._data_dir.path().to_owned();
+    let identity_dir = identity_process.data_dir.path().to_owned();
     let mut create = Command::new(PAKE)
         .args(["user", "create", "--username", "root_admin", "--admin"])
         .arg("--data-dir")
@@ -416,6 +220,82 @@ async fn one_request_through_the_edge_is_one_trace_across_four_processes() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // Search's token verifier fetched the JWKS for a request (or its feed connection): the
+    // fetch carries that trace's context, so identity's GetJwks span is part of it.
+    loop {
+        let traces = collector.traces_with("/pake.identity.v1.IdentityService/GetJwks");
+        if traces
+            .iter()
+            .any(|services| services.contains("pake-search"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no GetJwks span in a trace of pake-search: {traces:?}; spans:\n{}",
+            collector.dump().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The admin's sign-in was a trace of its own in identity; its log line names that trace.
+    assert_log_line_joins_its_trace(
+        &collector,
+        &identity_process,
+        "/pake.identity.v1.IdentityService/CreateSession",
+        "signed in",
+    )
+    .await;
+}
+
+/// The JSON log line whose message is `message` carries the `trace_id` of the exported span
+/// named `rpc` and the `span_id` of a span of that trace the collector received; lines logged
+/// outside any span carry neither.
+async fn assert_log_line_joins_its_trace(
+    collector: &Collector,
+    process: &support::Process,
+    rpc: &str,
+    message: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (line, rpc_span) = loop {
+        let line = process
+            .json_logs()
+            .into_iter()
+            .find(|line| line["fields"]["message"] == message);
+        let rpc_span = collector.spans().into_iter().find(|span| span.name == rpc);
+        if let (Some(line), Some(rpc_span)) = (line, rpc_span) {
+            break (line, rpc_span);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no '{message}' log line or no '{rpc}' span; spans:\n{}",
+            collector.dump().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(line["trace_id"], rpc_span.trace_id.as_str(), "{line}");
+    let span_id = line["span_id"].as_str().unwrap_or_default();
+    assert!(
+        collector
+            .spans()
+            .iter()
+            .any(|span| span.trace_id == rpc_span.trace_id && span.span_id == span_id),
+        "span_id of {line} is no span of trace {}: {:?}",
+        rpc_span.trace_id,
+        collector.dump()
+    );
+    let outside: Vec<_> = process
+        .json_logs()
+        .into_iter()
+        .filter(|line| line.get("span").is_none())
+        .collect();
+    assert!(!outside.is_empty(), "no log line outside a span");
+    assert!(
+        outside.iter().all(|line| line.get("trace_id").is_none()),
+        "a line outside any span has a trace_id: {outside:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,5 +341,71 @@ async fn spans_still_queued_are_flushed_at_shutdown() {
             .iter()
             .any(|span| span.ends_with(" pake /grpc.health.v1.Health/Check")),
         "the health check's span was not flushed at shutdown: {spans:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_an_https_collector_that_requires_a_client_certificate() {
+    pake_runtime::tls::install_crypto_provider();
+    let pki = tempfile::tempdir().expect("temp dir");
+    let files = support::Pki::new(pki.path());
+    let collector = Collector::default();
+    let otlp = collector.start_tls(files.server_tls()).await;
+    let (_all_in_one, addr) = serve(
+        &[
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ],
+        &otlp,
+        &[
+            ("PAKE_TELEMETRY__OTLP_CA_FILE", &files.path("ca.pem")),
+            (
+                "PAKE_TELEMETRY__OTLP_CLIENT_CERT_FILE",
+                &files.path("client.pem"),
+            ),
+            (
+                "PAKE_TELEMETRY__OTLP_CLIENT_KEY_FILE",
+                &files.path("client-key.pem"),
+            ),
+        ],
+        "pake: grpc listening on ",
+    );
+    tonic_health::pb::health_client::HealthClient::new(channel(&addr).await)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("health check");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !collector
+        .dump()
+        .iter()
+        .any(|span| span.ends_with(" pake /grpc.health.v1.Health/Check"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the health check's span did not reach the TLS collector: {:?}",
+            collector.dump()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn an_https_collector_without_a_ca_is_a_configuration_error() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(PAKE)
+        .args(["serve", "--grpc-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env_remove("PAKE_CONFIG")
+        .env("PAKE_TELEMETRY__OTLP_ENDPOINT", "https://127.0.0.1:4317")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pake");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("telemetry.otlp_ca_file"),
+        "the error does not name telemetry.otlp_ca_file: {stderr}"
     );
 }

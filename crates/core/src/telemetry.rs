@@ -8,19 +8,26 @@
 //! ([`inject_metadata`], [`set_parent_from_headers`]) and in change-feed events
 //! ([`current_traceparent`], [`set_parent_from_traceparent`]). Without export, spans carry no
 //! OpenTelemetry context and these helpers do nothing.
+//!
+//! JSON log lines (`log.format = json`) written inside an exported span also carry its
+//! `trace_id` and `span_id` (lowercase hex, as W3C and OTLP write them) as top-level fields, so
+//! a line can be joined to its trace; the rest of the line is tracing-subscriber's JSON format.
+//! An `https://` collector is verified against `telemetry.otlp_ca_file` (ring, as everywhere).
 
 use std::sync::OnceLock;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TracerProvider};
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId, TracerProvider};
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogConfig, LogFormat, TelemetryConfig};
 
@@ -48,6 +55,7 @@ pub fn init_with_traces(
     let output = match config.format {
         LogFormat::Json => fmt::layer()
             .json()
+            .event_format(JsonWithTraceIds::default())
             .with_writer(std::io::stderr)
             .with_filter(filter)
             .boxed(),
@@ -60,7 +68,8 @@ pub fn init_with_traces(
     let provider = match telemetry.endpoint() {
         None => None,
         Some(endpoint) => {
-            match exporting_provider(&endpoint, &telemetry.service_name_or(default_service_name)) {
+            let service_name = telemetry.service_name_or(default_service_name);
+            match exporting_provider(&endpoint, telemetry, &service_name) {
                 Ok(provider) => Some(provider),
                 Err(error) => {
                     export_error = Some(format!("{endpoint}: {error}"));
@@ -92,12 +101,16 @@ pub fn init_with_traces(
 
 fn exporting_provider(
     endpoint: &str,
+    telemetry: &TelemetryConfig,
     service_name: &str,
-) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
+) -> Result<SdkTracerProvider, String> {
+    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
-        .with_endpoint(endpoint)
-        .build()?;
+        .with_endpoint(endpoint);
+    if endpoint.starts_with("https://") {
+        exporter = exporter.with_tls_config(collector_tls(telemetry)?);
+    }
+    let exporter = exporter.build().map_err(|error| error.to_string())?;
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service_name.to_owned())
         .build();
@@ -105,6 +118,89 @@ fn exporting_provider(
         .with_batch_exporter(exporter)
         .with_resource(resource)
         .build())
+}
+
+/// The TLS towards an `https://` collector: its CA and, for mTLS, the client certificate.
+fn collector_tls(telemetry: &TelemetryConfig) -> Result<tonic::transport::ClientTlsConfig, String> {
+    let read = |key: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|error| format!("{key}: {}: {error}", path.display()))
+    };
+    let Some(ca_file) = &telemetry.otlp_ca_file else {
+        return Err(
+            "telemetry.otlp_ca_file is not set (the CA to verify an https:// collector)".to_owned(),
+        );
+    };
+    // assume_http2: a collector behind a proxy may not negotiate ALPN; OTLP/gRPC is HTTP/2.
+    let mut tls = tonic::transport::ClientTlsConfig::new()
+        .assume_http2(true)
+        .ca_certificate(tonic::transport::Certificate::from_pem(read(
+            "telemetry.otlp_ca_file",
+            ca_file,
+        )?));
+    if let (Some(cert_file), Some(key_file)) = (
+        &telemetry.otlp_client_cert_file,
+        &telemetry.otlp_client_key_file,
+    ) {
+        tls = tls.identity(tonic::transport::Identity::from_pem(
+            read("telemetry.otlp_client_cert_file", cert_file)?,
+            read("telemetry.otlp_client_key_file", key_file)?,
+        ));
+    }
+    Ok(tls)
+}
+
+/// tracing-subscriber's JSON event format (`timestamp`, `level`, `fields`, `target`, `span`,
+/// `spans`) plus `trace_id` and `span_id` of the innermost exported span entered on this thread
+/// (tracing-opentelemetry makes an entered span's context the current OpenTelemetry context).
+/// Lines outside any exported span are unchanged.
+struct JsonWithTraceIds {
+    json: fmt::format::Format<fmt::format::Json>,
+}
+
+impl Default for JsonWithTraceIds {
+    fn default() -> Self {
+        JsonWithTraceIds {
+            json: fmt::format().json(),
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JsonWithTraceIds
+where
+    S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup>,
+    N: for<'writer> FormatFields<'writer> + 'static,
+{
+    fn format_event(
+        &self,
+        context: &fmt::FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let Some((trace_id, span_id)) = current_trace_ids() else {
+            return self.json.format_event(context, writer, event);
+        };
+        let mut line = String::new();
+        self.json
+            .format_event(context, Writer::new(&mut line), event)?;
+        // The line is one JSON object and a newline: the ids go before its closing brace.
+        if let Some(end) = line.rfind('}') {
+            line.insert_str(
+                end,
+                &format!(r#","trace_id":"{trace_id}","span_id":"{span_id}""#),
+            );
+        }
+        writer.write_str(&line)
+    }
+}
+
+/// Trace and span id of the current OpenTelemetry context, when it holds a valid span.
+fn current_trace_ids() -> Option<(TraceId, SpanId)> {
+    let context = opentelemetry::Context::current();
+    let span = context.span();
+    let span_context = span.span_context();
+    span_context
+        .is_valid()
+        .then(|| (span_context.trace_id(), span_context.span_id()))
 }
 
 /// Exports the spans still queued and stops the exporter (SPEC §7: after the drain, before the
@@ -213,5 +309,76 @@ pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
     let context = TraceContextPropagator::new().extract(&StringExtractor(traceparent));
     if context.span().span_context().is_valid() {
         let _ = span.set_parent(context);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A log output that keeps what is written.
+    #[derive(Clone, Default)]
+    struct Output(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Output {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("output lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_inside_an_exported_span_carry_its_trace_and_span_ids() {
+        let output = Output::default();
+        let writer = output.clone();
+        // No exporter: spans still get W3C ids, which is all the log format needs.
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                fmt::layer()
+                    .json()
+                    .event_format(JsonWithTraceIds::default())
+                    .with_writer(move || writer.clone()),
+            )
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let (trace_id, span_id) = tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(port = 4317, "outside any span");
+            let span = tracing::info_span!("request", method = "CreateSession");
+            let span_context = span.context().span().span_context().clone();
+            span.in_scope(|| tracing::warn!(user = "ada", "sign-in refused"));
+            (
+                span_context.trace_id().to_string(),
+                span_context.span_id().to_string(),
+            )
+        });
+        let text = String::from_utf8(output.0.lock().expect("output lock").clone())
+            .expect("utf-8 log output");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let (outside, inside) = (&lines[0], &lines[1]);
+        assert_eq!(outside["fields"]["message"], "outside any span");
+        assert!(outside.get("trace_id").is_none(), "{outside}");
+        assert!(outside.get("span_id").is_none(), "{outside}");
+
+        assert_eq!(trace_id.len(), 32);
+        assert_eq!(span_id.len(), 16);
+        assert_eq!(inside["trace_id"], trace_id.as_str(), "{inside}");
+        assert_eq!(inside["span_id"], span_id.as_str(), "{inside}");
+        // The usual shape is kept.
+        assert_eq!(inside["level"], "WARN");
+        assert_eq!(inside["fields"]["message"], "sign-in refused");
+        assert_eq!(inside["fields"]["user"], "ada");
+        assert_eq!(inside["span"]["name"], "request");
+        assert_eq!(inside["spans"][0]["method"], "CreateSession");
+        assert!(inside["timestamp"].is_string() && inside["target"].is_string());
     }
 }

@@ -240,7 +240,10 @@ impl JwksSource for GrpcJwksSource {
         let mut client = pake_api::identity::identity_service_client::IdentityServiceClient::new(
             self.channel.clone(),
         );
-        let answer = client.get_jwks(pake_api::identity::GetJwksRequest {}).await;
+        // Fetched for a request (an unknown key id): part of that request's trace.
+        let mut request = tonic::Request::new(pake_api::identity::GetJwksRequest {});
+        pake_core::telemetry::inject_metadata(request.metadata_mut());
+        let answer = client.get_jwks(request).await;
         crate::metrics::counter_family(
             "pake_jwks_fetches",
             "JWKS fetches by the token verifier (refreshes and unknown key ids), by result",
@@ -311,10 +314,13 @@ impl pake_core::token::ServiceTokenSource for ExchangedServiceTokens {
         let mut client = pake_api::identity::identity_service_client::IdentityServiceClient::new(
             self.channel.clone(),
         );
+        let mut request = tonic::Request::new(pake_api::identity::ExchangeApiKeyRequest {
+            api_key: self.api_key.expose().to_owned(),
+        });
+        // Renewed for the call that needs the token: part of that call's trace.
+        pake_core::telemetry::inject_metadata(request.metadata_mut());
         let response = client
-            .exchange_api_key(pake_api::identity::ExchangeApiKeyRequest {
-                api_key: self.api_key.expose().to_owned(),
-            })
+            .exchange_api_key(request)
             .await
             .map_err(|status| match status.code() {
                 tonic::Code::Unauthenticated => Error::unauthenticated(
