@@ -117,9 +117,14 @@ impl FeedConsumer {
         let committed = self.index.applied_cursor().unwrap_or_default();
         let rebuilding = force_snapshot || committed.is_empty();
         let applied = if rebuilding { String::new() } else { committed };
-        let token = self
-            .tokens
-            .token()
+        // The feed connection's own trace: the service-token exchange and knowledge's
+        // WatchItems span are its children.
+        let connect = tracing::info_span!(
+            "search.feed.connect",
+            otel.kind = "client",
+            snapshot = rebuilding
+        );
+        let token = tracing::Instrument::instrument(self.tokens.token(), connect.clone())
             .await
             .map_err(|e| FollowError::Retry(e.into()))?;
         let mut request = tonic::Request::new(WatchItemsRequest {
@@ -136,12 +141,6 @@ impl FeedConsumer {
         request.metadata_mut().insert("authorization", header);
         let mut client = KnowledgeServiceClient::new(self.channel.clone())
             .max_decoding_message_size(8 * 1024 * 1024);
-        // The feed connection's own trace: knowledge's WatchItems span is its child.
-        let connect = tracing::info_span!(
-            "search.feed.connect",
-            otel.kind = "client",
-            snapshot = rebuilding
-        );
         let opened = {
             let _entered = connect.enter();
             pake_core::telemetry::inject_metadata(request.metadata_mut());
