@@ -297,6 +297,7 @@ pub fn edge_options(config: &Config, default_upstream: Option<String>) -> pake_e
         drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
         upstream_connections: edge.upstream_connections,
         local_upstream: None,
+        compression: edge.compression,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct EdgeConfig {
     /// over them in turn (one connection is one task, so one connection caps the edge at a
     /// fraction of the machine).
     pub upstream_connections: usize,
+    /// Compress responses of at least 1 KiB with gzip or Brotli when the client's
+    /// `Accept-Encoding` allows it (server streams never); off when Kong compresses instead.
+    pub compression: bool,
 }
 
 impl Default for EdgeConfig {
@@ -49,6 +52,7 @@ impl Default for EdgeConfig {
             max_body_bytes: 4 * 1024 * 1024,
             max_stream_body_bytes: 256 * 1024 * 1024,
             upstream_connections: DEFAULT_UPSTREAM_CONNECTIONS,
+            compression: true,
         }
     }
 }

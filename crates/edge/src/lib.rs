@@ -15,11 +15,13 @@
 //! - [`metrics`]: Prometheus counters and histograms (`/metrics`).
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the bindings (`/openapi.json`);
 //!   [`docs`]: the swagger-ui page rendering it (`/docs/`, vendored, embedded in the binary).
-//! - [`server`]: options, start-up checks, `/healthz`, `/readyz`, serving and shutdown.
+//! - [`server`]: options, start-up checks, `/healthz`, `/readyz`, serving and shutdown;
+//!   [`compression`]: gzip / Brotli responses for clients that accept them.
 //!
 //! It depends only on `pake-core`, `pake-runtime` and `pake-api` — never on a service crate.
 
 pub mod api_keys;
+pub mod compression;
 pub mod descriptors;
 pub mod docs;
 pub mod errors;

@@ -50,6 +50,8 @@ pub struct EdgeOptions {
     /// The all-in-one's own gRPC services in-process: when set, every service without an
     /// address in `upstreams` is called through it instead of `default_upstream`.
     pub local_upstream: Option<crate::upstream::Upstream>,
+    /// Compress responses the client accepts compressed ([`crate::compression`]).
+    pub compression: bool,
 }
 
 impl Default for EdgeOptions {
@@ -62,6 +64,7 @@ impl Default for EdgeOptions {
             drain_timeout: Duration::from_secs(20),
             upstream_connections: pake_core::config::DEFAULT_UPSTREAM_CONNECTIONS,
             local_upstream: None,
+            compression: true,
         }
     }
 }
@@ -123,6 +126,7 @@ pub struct EdgeState {
 pub struct Edge {
     state: Arc<EdgeState>,
     drain_timeout: Duration,
+    compression: bool,
 }
 
 impl Edge {
@@ -173,6 +177,7 @@ impl Edge {
                 openapi,
             }),
             drain_timeout: options.drain_timeout,
+            compression: options.compression,
         })
     }
 
@@ -183,14 +188,19 @@ impl Edge {
 
     /// The HTTP application (for embedding or tests).
     pub fn http_router(&self) -> HttpRouter {
-        HttpRouter::new()
+        let router = HttpRouter::new()
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/openapi.json", get(openapi))
             .route("/metrics", get(metrics))
             .merge(crate::docs::routes())
             .fallback(crate::gateway::handle)
-            .with_state(self.state.clone())
+            .with_state(self.state.clone());
+        if self.compression {
+            router.layer(crate::compression::layer())
+        } else {
+            router
+        }
     }
 
     /// Serves on `listener` until the shutdown signal, then drains (bounded).

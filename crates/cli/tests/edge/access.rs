@@ -189,3 +189,79 @@ async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
         "{statuses:?}"
     );
 }
+
+/// Responses of at least 1 KiB are compressed when the client accepts it — gzip or Brotli, by
+/// the client's preference — and decode to exactly the uncompressed response; small responses
+/// and server streams are sent as they are.
+#[tokio::test]
+async fn large_responses_are_compressed_when_the_client_accepts_it() {
+    use std::io::Read;
+
+    let edge = start().await;
+    let bearer = edge.sign_up("edge_gzip").await;
+    let get = async |path: &str, accept_encoding: &str| {
+        let mut headers = vec![("authorization", bearer.as_str())];
+        if !accept_encoding.is_empty() {
+            headers.push(("accept-encoding", accept_encoding));
+        }
+        edge.http.send(Method::GET, path, &headers, "").await
+    };
+
+    let plain = get("/openapi.json", "").await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert!(plain.body.len() > 1024, "{} bytes", plain.body.len());
+
+    let gzip = get("/openapi.json", "gzip").await;
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    assert!(
+        gzip.header("vary")
+            .is_some_and(|vary| vary.to_ascii_lowercase().contains("accept-encoding")),
+        "{:?}",
+        gzip.headers
+    );
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&gzip.body[..])
+        .read_to_end(&mut decoded)
+        .expect("valid gzip");
+    assert_eq!(decoded, plain.body);
+    assert!(
+        gzip.body.len() * 3 < plain.body.len(),
+        "JSON compresses well: {} of {} bytes",
+        gzip.body.len(),
+        plain.body.len()
+    );
+
+    let brotli = get("/openapi.json", "gzip;q=0.5, br;q=1.0").await;
+    assert_eq!(brotli.header("content-encoding"), Some("br"));
+    let mut decoded = Vec::new();
+    brotli::Decompressor::new(&brotli.body[..], 4096)
+        .read_to_end(&mut decoded)
+        .expect("valid brotli");
+    assert_eq!(decoded, plain.body);
+
+    let refused = get("/openapi.json", "gzip;q=0, br;q=0").await;
+    assert_eq!(refused.header("content-encoding"), None);
+
+    let small = get("/healthz", "gzip").await;
+    assert_eq!(small.status, StatusCode::OK);
+    assert_eq!(small.header("content-encoding"), None);
+
+    // A server stream (NDJSON here) stays uncompressed, so every line arrives as it is sent.
+    for n in 0..20 {
+        let created = edge
+            .call(
+                Method::POST,
+                "/v1/items",
+                &bearer,
+                serde_json::json!({"title": format!("Compressible {n}"), "content": "words ".repeat(50)}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    }
+    let stream = get("/v1/items:export", "gzip, br").await;
+    assert_eq!(stream.status, StatusCode::OK);
+    assert_eq!(stream.header("content-type"), Some("application/x-ndjson"));
+    assert_eq!(stream.header("content-encoding"), None);
+    assert!(stream.body.len() > 1024);
+}
