@@ -46,7 +46,7 @@ pub async fn start(
 ) -> anyhow::Result<AppHandle> {
     config.validate_for(role)?;
     // Vault's database_url and redis_url, when `vault.address` is set.
-    let resolved = secrets::resolve(config).await?;
+    let (resolved, vault) = secrets::resolve(config).await?;
     let config = &resolved;
     let own_url = format!(
         "{}://{}",
@@ -127,7 +127,8 @@ pub async fn start(
     if role.runs(ServiceRole::Identity)
         && let Some(database) = &database
     {
-        let (service, signer) = identity_service(config, database, revoked.clone()).await?;
+        let (service, signer) =
+            identity_service(config, vault.as_ref(), database, revoked.clone()).await?;
         let service = match &redis {
             Some(redis) => service.with_throttle(Arc::new(
                 pake_identity::throttle_redis::RedisThrottle::new(redis.clone()),
@@ -319,9 +320,10 @@ pub async fn start_edge(
 }
 
 /// Builds the identity service over `database` (migrating it first) and returns it with its
-/// token signer.
+/// token signer; `vault` is the session of [`secrets::resolve`], when Vault is configured.
 pub async fn identity_service(
     config: &Config,
+    vault: Option<&pake_identity::hashicorp::Vault>,
     database: &Database,
     revoked: Arc<dyn RevokedSessions>,
 ) -> anyhow::Result<(
@@ -331,7 +333,7 @@ pub async fn identity_service(
     database.migrate(pake_identity::migrations()).await?;
     let identity = &config.identity;
     let signer = pake_identity::tokens::Signer::new(
-        signing_keys(config).await?,
+        signing_keys(config, vault).await?,
         config.auth.issuer.clone(),
         config.auth.audience.clone(),
         Duration::from_secs(identity.access_token_ttl_secs),
@@ -358,7 +360,10 @@ pub async fn identity_service(
 
 /// Opens the signing-key set (a key file per key in the data dir when embedded, Vault's KV
 /// when `vault.address` is set).
-async fn signing_keys(config: &Config) -> anyhow::Result<Arc<pake_identity::key_set::KeySet>> {
+async fn signing_keys(
+    config: &Config,
+    vault: Option<&pake_identity::hashicorp::Vault>,
+) -> anyhow::Result<Arc<pake_identity::key_set::KeySet>> {
     use pake_identity::key_set::{KeySet, Policy};
     use pake_identity::signing_key::Algorithm;
     let identity = &config.identity;
@@ -376,11 +381,10 @@ async fn signing_keys(config: &Config) -> anyhow::Result<Arc<pake_identity::key_
             + pake_core::token::LEEWAY,
     };
     let now = pake_runtime::db::now_micros();
-    let store = secrets::key_store(config, policy.publication_delay, || {
+    let store = secrets::key_store(vault, policy.publication_delay, || {
         let store = pake_identity::key_store::FileKeyStore::open(&config.data_dir, now)?;
         Ok(Arc::new(store))
-    })
-    .await?;
+    })?;
     let keys = KeySet::open(store, policy, now).await?;
     tracing::info!(kid = %keys.active(now)?.kid, "signing keys loaded");
     Ok(keys)

@@ -2,6 +2,10 @@
 //! `<kv_mount>/<path>/config` override `database_url` and `redis_url`, and the signing keys live
 //! under `<kv_mount>/<path>/signing-keys/` ([`pake_identity::vault_key_store`]). Without
 //! `vault.address` nothing changes. No secret value is logged.
+//!
+//! [`resolve`] logs in once and hands the session on: the signing-key store reads with the same
+//! token, which the session keeps renewed (or replaces, with Kubernetes auth) in the background.
+//! `pake serve`, `pake migrate` and `pake user create` all resolve through here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +17,7 @@ use pake_identity::key_set::KeyStore;
 
 /// Logs in to Vault when `vault.address` is set. An unreachable Vault fails the start with a
 /// message naming `vault.address`.
-pub async fn connect(config: &Config) -> anyhow::Result<Option<Vault>> {
+async fn connect(config: &Config) -> anyhow::Result<Option<Vault>> {
     let Some(address) = &config.vault.address else {
         return Ok(None);
     };
@@ -27,11 +31,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<Option<Vault>> {
     Ok(Some(vault))
 }
 
-/// `config` with the start-up secrets from Vault applied (a copy of it without Vault).
-pub async fn resolve(config: &Config) -> anyhow::Result<Config> {
+/// `config` with the start-up secrets from Vault applied (a copy of it without Vault), and the
+/// Vault session for the other readers ([`key_store`]).
+pub async fn resolve(config: &Config) -> anyhow::Result<(Config, Option<Vault>)> {
     let mut resolved = config.clone();
     let Some(vault) = connect(config).await? else {
-        return Ok(resolved);
+        return Ok((resolved, None));
     };
     let secrets = vault
         .runtime_secrets()
@@ -47,19 +52,19 @@ pub async fn resolve(config: &Config) -> anyhow::Result<Config> {
         from_vault.push("redis_url");
     }
     tracing::info!(settings = ?from_vault, "start-up secrets read from vault");
-    Ok(resolved)
+    Ok((resolved, Some(vault)))
 }
 
-/// The signing-key store: Vault's KV when `vault.address` is set, else `fallback` (the key
-/// files of the data dir).
-pub async fn key_store(
-    config: &Config,
+/// The signing-key store: Vault's KV over the session of [`resolve`] when there is one, else
+/// `fallback` (the key files of the data dir).
+pub fn key_store(
+    vault: Option<&Vault>,
     publication_delay: Duration,
     fallback: impl FnOnce() -> anyhow::Result<Arc<dyn KeyStore>>,
 ) -> anyhow::Result<Arc<dyn KeyStore>> {
-    match connect(config).await? {
+    match vault {
         Some(vault) => Ok(Arc::new(
-            pake_identity::vault_key_store::VaultKeyStore::new(vault, publication_delay),
+            pake_identity::vault_key_store::VaultKeyStore::new(vault.clone(), publication_delay),
         )),
         None => fallback(),
     }

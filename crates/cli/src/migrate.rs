@@ -2,7 +2,8 @@
 //! to the configured database and says per service what it applied. Servers also migrate at
 //! start; this lets an operator migrate first (a release job before a rolling upgrade) and see
 //! where the schema stands (`--status`, which changes nothing). Search keeps no tables: its
-//! index is derived and rebuilds from the change feed.
+//! index is derived and rebuilds from the change feed. With Vault configured, `database_url`
+//! comes from Vault exactly as for `pake serve` ([`crate::app::secrets::resolve`]).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -38,12 +39,19 @@ struct Step {
     description: String,
 }
 
-/// Runs `pake migrate`. Exit codes: 0 done, 1 the database cannot be reached or a migration
-/// failed, 2 invalid configuration.
+/// Runs `pake migrate`. Exit codes: 0 done, 1 Vault or the database cannot be reached or a
+/// migration failed, 2 invalid configuration.
 pub async fn run(config_file: Option<&Path>, args: MigrateArgs) -> ExitCode {
     let config = match load_config(config_file, &args.database) {
         Ok(config) => config,
         Err(code) => return code,
+    };
+    let config = match crate::app::secrets::resolve(&config).await {
+        Ok((config, _vault)) => config,
+        Err(error) => {
+            eprintln!("pake: {error:#}");
+            return ExitCode::from(1);
+        }
     };
     let target = describe(&config);
     if args.status && config.database_url.is_none() && !default_sqlite_file(&config).exists() {

@@ -1,5 +1,6 @@
 //! `pake user …`: user administration straight against the database, for bootstrapping the first
-//! admin (there is never a default account) and for operators without a token.
+//! admin (there is never a default account) and for operators without a token. With Vault
+//! configured, the database URL and the signing keys come from Vault, as for `pake serve`.
 
 use std::sync::Arc;
 
@@ -16,9 +17,11 @@ pub async fn create(
     args: UserCreateArgs,
     password: String,
 ) -> anyhow::Result<User> {
+    let (config, vault) = crate::app::secrets::resolve(config).await?;
     let database = Database::open(config.database_url.as_ref(), &config.data_dir).await?;
     let (service, _) = crate::app::identity_service(
-        config,
+        &config,
+        vault.as_ref(),
         &database,
         Arc::new(InProcessRevokedSessions::default()),
     )

