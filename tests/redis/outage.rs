@@ -146,6 +146,54 @@ async fn a_revocation_made_during_an_outage_reaches_redis_when_it_returns() {
     .await;
 }
 
+/// Redis down when PAKE starts: it starts anyway (without waiting out Redis), serves sign-in
+/// and search on in-process state, and uses Redis once it comes up — without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pake_starts_while_redis_is_down_and_uses_it_once_it_is_up() {
+    let Some(mut redis) = PrivateRedis::start().await else {
+        return;
+    };
+    let url = redis.url();
+    let prefix = "pake-down-at-start:";
+    redis.kill();
+
+    let started = Instant::now();
+    let app = pake_testkit::spawn_app_with(pake_core::config::ServiceRole::All, |config| {
+        super::use_redis(config, &url, prefix);
+    })
+    .await;
+    // Generous: catches a start-up that waits on the absent server instead of degrading.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "start-up took {:?}",
+        started.elapsed()
+    );
+    let user = sign_up_and_in(&app, "downatstart").await;
+    let found = write_and_search(&app, &user.access_token, "degraded")
+        .await
+        .expect("search answers without redis");
+    assert_eq!(found.results.len(), 1);
+    assert_eq!(
+        sign_in(&app, &user.user.username, "a wrong password").await,
+        Code::Unauthenticated
+    );
+
+    redis.restart().await;
+    eventually("throttling writes to redis once it is up", || {
+        throttle_reaches_redis(&app, &url, prefix, "probe-late")
+    })
+    .await;
+    eventually("the search cache writes to redis once it is up", || async {
+        let word = format!("late{}", rand_word());
+        write_and_search(&app, &user.access_token, &word)
+            .await
+            .is_ok()
+            && has_key(&url, prefix, "search:cache:").await
+    })
+    .await;
+    app.stop().await;
+}
+
 fn rand_word() -> String {
     format!(
         "{}",
