@@ -162,7 +162,7 @@ async fn at_a_terminal_the_password_is_prompted_for_without_echo() {
     let app = spawn_app().await;
     let user = sign_up_and_in(&app, "tty").await;
     const TYPIST: &str = r#"
-import os, pty, sys
+import os, pty, sys, termios, time
 password = sys.argv[1].encode()
 pid, fd = pty.fork()
 if pid == 0:
@@ -173,6 +173,11 @@ while b"Password for" not in seen:
     if not chunk:
         break
     seen += chunk
+# The prompt is written just before echo is turned off: type only once it is (a person is
+# slower than that); the master side reads the terminal's modes.
+deadline = time.monotonic() + 10
+while termios.tcgetattr(fd)[3] & termios.ECHO and time.monotonic() < deadline:
+    time.sleep(0.01)
 os.write(fd, password + b"\n")
 while True:
     try:
@@ -203,7 +208,10 @@ sys.exit(os.waitstatus_to_exitcode(status))
         screen.contains(&format!("Password for {}: ", user.user.username)),
         "{screen}"
     );
-    assert!(!screen.contains(TEST_PASSWORD), "the password was echoed: {screen}");
+    assert!(
+        !screen.contains(TEST_PASSWORD),
+        "the password was echoed: {screen}"
+    );
     let token = screen
         .split_whitespace()
         .find(|word| word.split('.').count() == 3 && word.starts_with("eyJ"))
