@@ -1,9 +1,13 @@
 //! Redis-backed state (SPEC §7, ADR 15) against real Redis: the stores against the machine's
 //! Redis under a unique key prefix per test (`stores`), two replicas sharing one Redis
 //! (`replicas`), and outages of a private `redis-server` that the tests kill and restart
-//! (`outage`). Without `PAKE_TEST_REDIS_URL` / `redis-server` the tests skip locally and fail in
-//! CI.
+//! (`outage`); lockouts as GetUser and ListUsers report them (`lockouts`). Without
+//! `PAKE_TEST_REDIS_URL` / `redis-server` the tests skip locally and fail in CI.
 
+#[path = "users_admin/lockout_checks.rs"]
+mod lockout_checks;
+#[path = "redis/lockouts.rs"]
+mod lockouts;
 #[path = "redis/outage.rs"]
 mod outage;
 #[path = "redis/replicas.rs"]

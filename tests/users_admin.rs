@@ -1,6 +1,11 @@
 //! ListUsers over real gRPC: admins filter (normalised like the stored fields, fullwidth forms
 //! included), order and page through every user exactly once; page tokens are bound to their
-//! filter, order and caller; everyone else is denied.
+//! filter, order and caller; everyone else is denied. Locked accounts: `users_admin/lockouts.rs`.
+
+#[path = "users_admin/lockout_checks.rs"]
+mod lockout_checks;
+#[path = "users_admin/lockouts.rs"]
+mod lockouts;
 
 use std::collections::BTreeSet;
 

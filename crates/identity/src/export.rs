@@ -18,7 +18,7 @@ use tonic::codegen::BoxStream;
 
 use crate::audit::{AuditEvent, RequestContext, actor_of, to_message};
 use crate::audit_list::{after_sql, concerning, created_until, order_by_sql, position_of, to_sql};
-use crate::service::{IdentityService, session_to_proto, user_to_proto};
+use crate::service::{IdentityService, session_to_proto};
 use crate::store::ListQuery;
 
 /// Audit events read per store query.
@@ -48,7 +48,9 @@ impl IdentityService {
         let horizon = record.create_time;
         self.record_audit(record).await;
 
-        let mut head = vec![Record::User(user_to_proto(&user))];
+        let mut head = vec![Record::User(
+            self.user_to_proto_for(Some(&principal), &user).await,
+        )];
         head.extend(sessions.iter().map(|session| {
             let current = principal.session_id.as_deref() == Some(&session.resource_name());
             Record::Session(session_to_proto(session, current))

@@ -43,3 +43,4 @@ pub mod tokens;
 mod update_user;
 pub mod user_filter;
 pub mod user_list;
+mod user_state;

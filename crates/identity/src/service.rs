@@ -275,7 +275,7 @@ impl IdentityService {
                 .user_by_request(&caller_key, &request.request_id, since)
                 .await?
             {
-                return Ok(user_to_proto(&existing));
+                return Ok(self.user_to_proto_for(principal, &existing).await);
             }
         }
 
@@ -365,7 +365,7 @@ impl IdentityService {
             .insert_user(&record, request_key, Some(&audit))
             .await?;
         tracing::info!(user = %record.resource_name(), "user created");
-        Ok(user_to_proto(&record))
+        Ok(self.user_to_proto_for(principal, &record).await)
     }
 
     async fn sign_in(
@@ -587,7 +587,7 @@ impl IdentityService {
             .user_by_id(&id)
             .await?
             .ok_or_else(|| Error::not_found(name).with_reason("USER_NOT_FOUND"))?;
-        Ok(user_to_proto(&user))
+        Ok(self.user_to_proto_for(Some(principal), &user).await)
     }
 }
 
@@ -623,8 +623,11 @@ fn validate_user_id(id: &str) -> Result<(), Error> {
     }
 }
 
-pub(crate) fn user_to_proto(user: &UserRecord) -> User {
+/// `user` on the wire. `lock_end_ms` is the end of its sign-in lockout (ms since the epoch) when
+/// the caller may see it (`user_state`); a disabled user is `STATE_DISABLED` either way.
+pub(crate) fn user_to_proto(user: &UserRecord, lock_end_ms: Option<u64>) -> User {
     use pake_api::identity::user::State;
+    let lock_end_ms = lock_end_ms.filter(|_| !user.disabled);
     User {
         name: user.resource_name(),
         username: user.username.clone(),
@@ -633,12 +636,20 @@ pub(crate) fn user_to_proto(user: &UserRecord) -> User {
         roles: roles::to_proto(&user.role_list()),
         state: if user.disabled {
             State::Disabled as i32
+        } else if lock_end_ms.is_some() {
+            State::Locked as i32
         } else {
             State::Active as i32
         },
         disabled: user.disabled,
         service_account: user.service_account,
-        lockout_expire_time: None,
+        lockout_expire_time: lock_end_ms.map(|end| {
+            timestamp(
+                i64::try_from(end)
+                    .unwrap_or(i64::MAX / 1000)
+                    .saturating_mul(1000),
+            )
+        }),
         password_update_time: Some(timestamp(user.password_update_time)),
         last_sign_in_time: user.last_sign_in_time.map(timestamp),
         create_time: Some(timestamp(user.create_time)),

@@ -12,8 +12,13 @@
 //! [`Throttle`] is the state behind these rules: [`InProcessThrottle`] (one identity replica,
 //! the embedded mode) or `throttle_redis::RedisThrottle` (shared by replicas, falling back to
 //! in-process state while Redis is unreachable). Both apply the rules below ([`verdict`],
-//! [`after_failure`]); times are milliseconds since the Unix epoch, so replicas agree on them.
-//! The same test suite ([`suite`]) runs against both.
+//! [`after_failure`], [`lock_end`]); times are milliseconds since the Unix epoch, so replicas
+//! agree on them. The same test suite ([`suite`]) runs against both.
+//!
+//! Reads for `User.state` (`STATE_LOCKED`, `lockout_expire_time`): [`Throttle::lockouts_at`]
+//! answers for a page of accounts at once, [`Throttle::locked_accounts_at`] lists the accounts
+//! locked now (for ListUsers' `state` filter). Neither ever fails: without an answer an account
+//! is not locked.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -75,13 +80,18 @@ pub fn delay_after(count: u32) -> Duration {
     Duration::from_secs(1u64 << exponent).min(MAX_DELAY)
 }
 
+/// When a lockout ending at `locked_until_ms` ends, if it is still running at `now_ms`.
+pub fn lock_end(locked_until_ms: Option<u64>, now_ms: u64) -> Option<u64> {
+    locked_until_ms.filter(|until| now_ms < *until)
+}
+
 /// The verdict from the account's and the address's counters at `now_ms`.
 pub fn verdict(account: Option<Failures>, address: Option<Failures>, now_ms: u64) -> Verdict {
-    if let Some(Failures {
-        locked_until_ms: Some(until),
-        ..
-    }) = account
-        && now_ms < until
+    if lock_end(
+        account.and_then(|failures| failures.locked_until_ms),
+        now_ms,
+    )
+    .is_some()
     {
         return Verdict::Locked;
     }
@@ -142,6 +152,24 @@ pub trait Throttle: Send + Sync + std::fmt::Debug + 'static {
     /// Records a successful sign-in: both counters start over.
     async fn succeeded(&self, account: &str, address: &str);
 
+    /// When the lockout of each of `accounts` ends (ms since the epoch), in order; `None` for
+    /// an account not locked at `now_ms`. One round trip for all of them.
+    async fn lockouts_at(&self, accounts: &[String], now_ms: u64) -> Vec<Option<u64>>;
+
+    /// The accounts locked at `now_ms`: at most `limit + 1` of them, so that a caller can tell
+    /// "more than `limit`" from "all of them".
+    async fn locked_accounts_at(&self, now_ms: u64, limit: usize) -> Vec<String>;
+
+    /// [`Throttle::lockouts_at`] now.
+    async fn lockouts(&self, accounts: &[String]) -> Vec<Option<u64>> {
+        self.lockouts_at(accounts, now_ms()).await
+    }
+
+    /// [`Throttle::locked_accounts_at`] now.
+    async fn locked_accounts(&self, limit: usize) -> Vec<String> {
+        self.locked_accounts_at(now_ms(), limit).await
+    }
+
     /// [`Throttle::check_at`] now.
     async fn check(&self, account: &str, address: &str) -> Verdict {
         self.check_at(account, address, now_ms()).await
@@ -192,6 +220,40 @@ impl InProcessThrottle {
         locked
     }
 
+    /// [`Throttle::lockouts_at`] from this process's counters.
+    pub fn lockouts_here(&self, accounts: &[String], now_ms: u64) -> Vec<Option<u64>> {
+        let Ok(state) = self.state.lock() else {
+            return vec![None; accounts.len()];
+        };
+        accounts
+            .iter()
+            .map(|account| {
+                let failures = state.get(&format!("user:{account}"));
+                lock_end(
+                    failures.and_then(|failures| failures.locked_until_ms),
+                    now_ms,
+                )
+            })
+            .collect()
+    }
+
+    /// [`Throttle::locked_accounts_at`] from this process's counters (a scan of at most
+    /// `MAX_TRACKED` keys).
+    pub fn locked_here(&self, now_ms: u64, limit: usize) -> Vec<String> {
+        let Ok(state) = self.state.lock() else {
+            return Vec::new();
+        };
+        state
+            .iter()
+            .filter_map(|(key, failures)| {
+                let account = key.strip_prefix("user:")?;
+                lock_end(failures.locked_until_ms, now_ms)?;
+                Some(account.to_owned())
+            })
+            .take(limit.saturating_add(1))
+            .collect()
+    }
+
     /// Forgets both counters.
     pub fn clear(&self, account: &str, address: &str) {
         if let Ok(mut state) = self.state.lock() {
@@ -218,97 +280,21 @@ impl Throttle for InProcessThrottle {
     async fn succeeded(&self, account: &str, address: &str) {
         self.clear(account, address);
     }
+
+    async fn lockouts_at(&self, accounts: &[String], now_ms: u64) -> Vec<Option<u64>> {
+        self.lockouts_here(accounts, now_ms)
+    }
+
+    async fn locked_accounts_at(&self, now_ms: u64, limit: usize) -> Vec<String> {
+        self.locked_here(now_ms, limit)
+    }
 }
 
-/// The behaviour every [`Throttle`] must have, as one test suite (run against the in-process
-/// state here and against Redis in `throttle_redis`). Account and address names are made
-/// unique by `tag` so suites can share a Redis.
 #[doc(hidden)]
-pub async fn suite(throttle: &dyn Throttle, tag: &str) {
-    let ada = format!("ada-{tag}");
-    let bob = format!("bob-{tag}");
-    let address = |n: u8| format!("10.0.{n}.1-{tag}");
-    let start = now_ms();
-    for i in 0..FREE_FAILURES {
-        assert_eq!(
-            throttle.check_at(&ada, &address(1), start).await,
-            Verdict::Allowed,
-            "free failure {i}"
-        );
-        assert!(!throttle.failed_at(&ada, &address(1), start).await);
-    }
-    assert_eq!(
-        throttle.check_at(&ada, &address(1), start).await,
-        Verdict::Wait(Duration::from_secs(1))
-    );
-    assert_eq!(
-        throttle.check_at(&ada, &address(1), start + 400).await,
-        Verdict::Wait(Duration::from_millis(600)),
-        "the delay counts from the last failure"
-    );
-    // Another address for the same account is throttled too (per account)…
-    assert!(matches!(
-        throttle.check_at(&ada, &address(2), start).await,
-        Verdict::Wait(_)
-    ));
-    // …and the same address for another account (per address).
-    assert!(matches!(
-        throttle.check_at(&bob, &address(1), start).await,
-        Verdict::Wait(_)
-    ));
-    assert_eq!(
-        throttle.check_at(&bob, &address(9), start).await,
-        Verdict::Allowed
-    );
-
-    let mut now = start;
-    let mut locks = Vec::new();
-    for _ in FREE_FAILURES..LOCKOUT_FAILURES {
-        now += millis(MAX_DELAY);
-        locks.push(throttle.failed_at(&ada, &address(1), now).await);
-    }
-    assert_eq!(
-        locks.iter().filter(|locked| **locked).count(),
-        1,
-        "only the failure that locks says so: {locks:?}"
-    );
-    assert_eq!(locks.last(), Some(&true));
-    assert_eq!(
-        throttle.check_at(&ada, &address(3), now).await,
-        Verdict::Locked
-    );
-    assert_eq!(
-        throttle
-            .check_at(&ada, &address(3), now + millis(LOCKOUT))
-            .await,
-        Verdict::Allowed,
-        "time-boxed"
-    );
-
-    throttle.succeeded(&ada, &address(1)).await;
-    assert_eq!(
-        throttle.check_at(&ada, &address(1), now).await,
-        Verdict::Allowed,
-        "success clears the lockout and both counters"
-    );
-
-    // Counters are forgotten an hour after the last failure.
-    for _ in 0..FREE_FAILURES + 1 {
-        throttle.failed_at(&bob, &address(4), start).await;
-    }
-    assert!(matches!(
-        throttle.check_at(&bob, &address(4), start).await,
-        Verdict::Wait(_)
-    ));
-    let later = start + millis(FORGET_AFTER);
-    throttle.failed_at(&bob, &address(4), later).await;
-    assert_eq!(
-        throttle.check_at(&bob, &address(4), later).await,
-        Verdict::Allowed,
-        "one fresh failure after the counters were forgotten is free"
-    );
-    throttle.succeeded(&bob, &address(4)).await;
-}
+#[path = "throttle_suite.rs"]
+pub mod suite_impl;
+#[doc(hidden)]
+pub use suite_impl::suite;
 
 #[cfg(test)]
 mod tests {
@@ -320,6 +306,29 @@ mod tests {
         assert_eq!(delay_after(3), Duration::from_secs(1));
         assert_eq!(delay_after(5), Duration::from_secs(4));
         assert_eq!(delay_after(40), MAX_DELAY);
+    }
+
+    #[test]
+    fn in_process_lockouts_are_listed_up_to_one_past_the_limit() {
+        let throttle = InProcessThrottle::default();
+        let now = now_ms();
+        for account in ["ann", "ben", "cy"] {
+            for _ in 0..LOCKOUT_FAILURES {
+                throttle.record_failure(account, "10.2.0.1", now);
+            }
+        }
+        throttle.record_failure("dot", "10.2.0.2", now);
+        assert_eq!(throttle.locked_here(now, 10).len(), 3);
+        assert_eq!(throttle.locked_here(now, 1).len(), 2, "limit + 1");
+        assert!(!throttle.locked_here(now, 10).contains(&"dot".to_owned()));
+        let accounts = ["ben".to_owned(), "dot".to_owned(), "nobody".to_owned()];
+        assert_eq!(
+            throttle.lockouts_here(&accounts, now),
+            [Some(now + millis(LOCKOUT)), None, None]
+        );
+        // The address key is never an account, whatever it is called.
+        throttle.record_failure("eve", "user:ann", now);
+        assert_eq!(throttle.locked_here(now, 10).len(), 3);
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use pake_core::{Error, ErrorKind};
 use pake_runtime::db::now_micros;
 
 use crate::audit::{AuditEvent, RequestContext, actor_of};
-use crate::service::{IdentityService, user_to_proto};
+use crate::service::IdentityService;
 use crate::store::{AuditRecord, UserRecord};
 use crate::{normalize, roles};
 
@@ -149,7 +149,7 @@ impl IdentityService {
             .with_reason("LAST_ADMIN"));
         }
         if next == current {
-            return Ok(user_to_proto(&current));
+            return Ok(self.user_to_proto_for(Some(&principal), &current).await);
         }
         let rights_changed = next.roles != current.roles || (next.disabled && !current.disabled);
         next.revision = current.revision + 1;
@@ -181,7 +181,7 @@ impl IdentityService {
             }
         }
         tracing::info!(user = %next.resource_name(), by = %principal.subject, ?paths, "user updated");
-        Ok(user_to_proto(&next))
+        Ok(self.user_to_proto_for(Some(&principal), &next).await)
     }
 }
 

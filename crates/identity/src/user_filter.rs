@@ -4,9 +4,12 @@
 //! Values are normalised like the stored field before comparing: `username` and `email` are
 //! stored as their NFKC + case-folded keys, so `username = "ＡＬＩＣＥ"` finds `alice`;
 //! `display_name` is stored as typed and compared as typed. `:` is a substring match on those
-//! three, and membership on `roles`. `state` follows `GetUser`: `STATE_DISABLED` is the
-//! `disabled` flag, `STATE_ACTIVE` its absence; the lockout is kept by the sign-in throttle, not
-//! in the table, so `STATE_LOCKED` matches no user (as `GetUser` never reports it).
+//! three, and membership on `roles`. `state` follows `GetUser` as admins see it:
+//! `STATE_DISABLED` is the `disabled` flag; `STATE_LOCKED` a user not disabled whose username or
+//! email key is a locked sign-in account; `STATE_ACTIVE` neither. Lockouts live in the sign-in
+//! throttle, not the table, so the caller reads the locked accounts first ([`Lockouts`]) and the
+//! compiler binds them as `IN` lists (only when the filter mentions `state`:
+//! [`state_comparisons`]).
 
 use pake_api::identity::Role as WireRole;
 use pake_api::identity::user::State;
@@ -201,21 +204,94 @@ fn state(text: &str) -> Result<State, String> {
         })
 }
 
+/// The sign-in accounts locked now, split by the users column they name: the throttle counts a
+/// sign-in under the email key when the login holds `@` and under the username key otherwise
+/// (usernames never hold `@`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lockouts {
+    usernames: Vec<String>,
+    emails: Vec<String>,
+}
+
+impl Lockouts {
+    /// The locked `accounts` (throttle account names).
+    pub fn new(accounts: impl IntoIterator<Item = String>) -> Self {
+        let (emails, usernames) = accounts
+            .into_iter()
+            .partition(|account: &String| account.contains('@'));
+        Lockouts { usernames, emails }
+    }
+
+    /// How many values the condition binds.
+    pub fn len(&self) -> usize {
+        self.usernames.len() + self.emails.len()
+    }
+
+    /// Whether no account is locked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(users.username_key IN (…) OR COALESCE(users.email_key, '') IN (…))`: never NULL, so
+    /// that `NOT` negates it; `(1 = 0)` when nothing is locked.
+    fn condition(&self, sql: &mut SqlFragment) {
+        let lists = [
+            ("users.username_key IN (", &self.usernames),
+            ("COALESCE(users.email_key, '') IN (", &self.emails),
+        ];
+        let mut lists = lists.into_iter().filter(|(_, keys)| !keys.is_empty());
+        let Some(first) = lists.next() else {
+            sql.sql("(1 = 0)");
+            return;
+        };
+        sql.sql("(");
+        for (index, (opening, keys)) in std::iter::once(first).chain(lists).enumerate() {
+            if index > 0 {
+                sql.sql(" OR ");
+            }
+            sql.sql(opening);
+            for (position, key) in keys.iter().enumerate() {
+                if position > 0 {
+                    sql.sql(", ");
+                }
+                sql.value(SqlValue::Text(key.clone()));
+            }
+            sql.sql(")");
+        }
+        sql.sql(")");
+    }
+}
+
+/// How many `state` comparisons `filter` holds (each binds the locked accounts once).
+pub fn state_comparisons(filter: &UserFilter) -> usize {
+    fn count(expr: &Expr<Comparison>) -> usize {
+        match expr {
+            Expr::And(parts) | Expr::Or(parts) => parts.iter().map(count).sum(),
+            Expr::Not(inner) => count(inner),
+            Expr::Compare(comparison) => usize::from(comparison.field == Field::State),
+        }
+    }
+    filter.as_ref().map_or(0, count)
+}
+
 /// Parses `ListUsersRequest.filter`; errors are INVALID_ARGUMENT naming `filter`.
 pub fn parse(text: &str) -> Result<UserFilter, pake_core::Error> {
     pake_core::filter::parse(text, &Fields)
 }
 
-/// The filter as a condition over `users`; empty for the empty filter.
-pub fn to_sql(filter: &UserFilter) -> SqlFragment {
+/// The filter as a condition over `users`, `state` compared against the accounts `locked` now;
+/// empty for the empty filter.
+pub fn to_sql(filter: &UserFilter, locked: &Lockouts) -> SqlFragment {
     let mut sql = SqlFragment::new();
     if let Some(expr) = filter {
-        compile_filter(expr, &mut sql, &mut compile_comparison);
+        compile_filter(expr, &mut sql, &mut |comparison, sql| {
+            compile_comparison(comparison, locked, sql);
+        });
     }
     sql
 }
 
-fn compile_comparison(comparison: &Comparison, sql: &mut SqlFragment) {
+fn compile_comparison(comparison: &Comparison, locked: &Lockouts, sql: &mut SqlFragment) {
     let Comparison {
         field,
         operator,
@@ -229,16 +305,34 @@ fn compile_comparison(comparison: &Comparison, sql: &mut SqlFragment) {
             // `roles` is a comma-separated list: look for `,role,` in `,roles,`.
             contains(sql, column, &format!(",{role},"));
         }
-        Value::State(State::Locked | State::Unspecified) => {
+        Value::State(State::Disabled) => compare(sql, column, *operator, SqlValue::Bool(true)),
+        Value::State(state @ (State::Active | State::Locked)) => {
+            // Not disabled, and locked (or not): `!=` negates the whole.
+            if *operator == Operator::Ne {
+                sql.sql("(NOT ");
+            }
+            sql.sql("(");
+            compare(sql, column, Operator::Eq, SqlValue::Bool(false));
+            sql.sql(" AND ");
+            if *state == State::Active {
+                sql.sql("(NOT ");
+                locked.condition(sql);
+                sql.sql(")");
+            } else {
+                locked.condition(sql);
+            }
+            sql.sql(")");
+            if *operator == Operator::Ne {
+                sql.sql(")");
+            }
+        }
+        Value::State(State::Unspecified) => {
+            // Refused by the parser; matches nobody if it ever got here.
             sql.sql(if *operator == Operator::Ne {
                 "(1 = 1)"
             } else {
                 "(1 = 0)"
             });
-        }
-        Value::State(state) => {
-            let disabled = *state == State::Disabled;
-            compare(sql, column, *operator, SqlValue::Bool(disabled));
         }
         Value::Flag(flag) => compare(sql, column, *operator, SqlValue::Bool(*flag)),
         Value::Time(time) => {

@@ -1,7 +1,19 @@
 use super::*;
 
 fn sql(text: &str) -> (String, Vec<SqlValue>) {
-    to_sql(&parse(text).unwrap_or_else(|error| panic!("{text}: {error}"))).render()
+    sql_locked(text, &Lockouts::default())
+}
+
+fn sql_locked(text: &str, locked: &Lockouts) -> (String, Vec<SqlValue>) {
+    let filter = parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
+    to_sql(&filter, locked).render()
+}
+
+fn texts(values: &[&str]) -> Vec<SqlValue> {
+    values
+        .iter()
+        .map(|value| SqlValue::Text((*value).into()))
+        .collect()
 }
 
 fn error(text: &str) -> String {
@@ -52,21 +64,78 @@ fn roles_state_and_flags() {
             vec![SqlValue::Bool(true)]
         )
     );
+    // Nothing locked: LOCKED matches nobody, ACTIVE every user not disabled.
     assert_eq!(
         sql("state != active"),
         (
-            "(users.disabled <> $1)".to_owned(),
+            "(NOT ((users.disabled = $1) AND (NOT (1 = 0))))".to_owned(),
             vec![SqlValue::Bool(false)]
         )
     );
-    assert_eq!(sql("state = STATE_LOCKED").0, "(1 = 0)");
-    assert_eq!(sql("NOT state = STATE_LOCKED").0, "(NOT (1 = 0))");
+    assert_eq!(
+        sql("state = STATE_LOCKED").0,
+        "((users.disabled = $1) AND (1 = 0))"
+    );
+    assert_eq!(
+        sql("NOT state = STATE_LOCKED").0,
+        "(NOT ((users.disabled = $1) AND (1 = 0)))"
+    );
     assert_eq!(
         sql("service_account = true disabled != FALSE"),
         (
             "((users.service_account = $1) AND (users.disabled <> $2))".to_owned(),
             vec![SqlValue::Bool(true), SqlValue::Bool(false)]
         )
+    );
+}
+
+#[test]
+fn lockouts_bind_each_account_to_the_column_its_login_names() {
+    // Sign-ins with `@` are counted under the email key, the others under the username key.
+    let locked = Lockouts::new(["ada", "bob@example.org", "cy"].map(String::from));
+    assert_eq!(locked.len(), 3);
+    assert_eq!(
+        sql_locked("state = STATE_LOCKED", &locked),
+        (
+            "((users.disabled = $1) AND (users.username_key IN ($2, $3) OR \
+             COALESCE(users.email_key, '') IN ($4)))"
+                .to_owned(),
+            [
+                vec![SqlValue::Bool(false)],
+                texts(&["ada", "cy", "bob@example.org"])
+            ]
+            .concat()
+        )
+    );
+    assert_eq!(
+        sql_locked("state = STATE_ACTIVE", &locked).0,
+        "((users.disabled = $1) AND (NOT (users.username_key IN ($2, $3) OR \
+         COALESCE(users.email_key, '') IN ($4))))"
+    );
+    let only_email = Lockouts::new(["bob@example.org".to_owned()]);
+    assert_eq!(
+        sql_locked("state != STATE_LOCKED", &only_email),
+        (
+            "(NOT ((users.disabled = $1) AND (COALESCE(users.email_key, '') IN ($2))))".to_owned(),
+            [vec![SqlValue::Bool(false)], texts(&["bob@example.org"])].concat()
+        )
+    );
+    // Hostile account names stay bound values.
+    let hostile = Lockouts::new(["x') OR 1=1 --".to_owned()]);
+    let (text, values) = sql_locked("state = STATE_LOCKED AND state = STATE_DISABLED", &hostile);
+    assert!(!text.contains("1=1"), "{text}");
+    assert_eq!(values.len(), 3);
+}
+
+#[test]
+fn only_filters_on_state_need_the_lockouts() {
+    let count = |text: &str| state_comparisons(&parse(text).expect(text));
+    assert_eq!(count(""), 0);
+    assert_eq!(count("username = ada AND disabled = false"), 0);
+    assert_eq!(count("state = STATE_LOCKED"), 1);
+    assert_eq!(
+        count("NOT (state = STATE_ACTIVE OR roles:admin) AND state != STATE_DISABLED"),
+        2
     );
 }
 

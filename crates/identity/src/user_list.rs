@@ -1,21 +1,25 @@
 //! ListUsers (admin): the filter (`user_filter`), the order (AIP-132), keyset pages and page
-//! tokens bound to the filter, order and caller (`pake_core::paging`).
+//! tokens bound to the filter, order and caller (`pake_core::paging`). A filter on `state` reads
+//! the locked sign-in accounts from the throttle first (one call) and compiles against them.
 
 use pake_api::identity::{ListUsersRequest, ListUsersResponse};
-use pake_core::Error;
 use pake_core::auth::Caller;
 use pake_core::paging::{
     Binding, Position, SortValue, SortValueType, TokenSpec, decode_page_token, encode_page_token,
 };
+use pake_core::{Error, ErrorKind};
 use pake_runtime::sql::{KeysetKey, SqlFragment, all_of, keyset_after, order_by};
 
-use crate::service::{IdentityService, user_to_proto};
+use crate::service::IdentityService;
 use crate::store::{ListQuery, UserRecord};
 use crate::{roles, user_filter};
 
 const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_PAGE_SIZE: usize = 1000;
 const METHOD: &str = "pake.identity.v1.ListUsers";
+/// Most locked accounts one query binds (summed over the filter's `state` comparisons), far
+/// below both backends' placeholder limits (SQLite 32766, PostgreSQL 65535).
+const MAX_LOCKED_BOUND: usize = 20_000;
 
 /// A sortable user field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,7 +192,8 @@ impl IdentityService {
             request.filter.as_bytes(),
             canonical.as_bytes(),
         ]);
-        let filter_sql = user_filter::to_sql(&filter);
+        let locked = self.locked_for_filter(&filter).await?;
+        let filter_sql = user_filter::to_sql(&filter, &locked);
         let after = if request.page_token.is_empty() {
             SqlFragment::new()
         } else {
@@ -223,10 +228,37 @@ impl IdentityService {
         };
         let total = self.store.count_users(&filter_sql).await?;
         Ok(ListUsersResponse {
-            users: users.iter().map(user_to_proto).collect(),
+            users: self.users_to_proto(Some(principal), &users).await,
             next_page_token,
             total_size: i32::try_from(total).unwrap_or(i32::MAX),
         })
+    }
+}
+
+impl IdentityService {
+    /// The accounts locked now, when `filter` compares `state`.
+    async fn locked_for_filter(
+        &self,
+        filter: &user_filter::UserFilter,
+    ) -> Result<user_filter::Lockouts, Error> {
+        let comparisons = user_filter::state_comparisons(filter);
+        if comparisons == 0 {
+            return Ok(user_filter::Lockouts::default());
+        }
+        let limit = MAX_LOCKED_BOUND / comparisons;
+        let accounts = self.throttle.locked_accounts(limit).await;
+        if accounts.len() > limit {
+            tracing::warn!(limit, "too many locked accounts to filter users by state");
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!(
+                    "filter: more than {limit} sign-in accounts are locked now, too many to \
+                     compare `state` against; filter without `state` or retry when lockouts end"
+                ),
+            )
+            .with_reason("TOO_MANY_LOCKOUTS"));
+        }
+        Ok(user_filter::Lockouts::new(accounts))
     }
 }
 

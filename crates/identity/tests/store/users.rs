@@ -242,8 +242,17 @@ pub(super) async fn record_sign_in_with_and_without_rehash(store: Store) {
 
 /// The ids of the users `filter` selects, in username order, and the count the store gives.
 async fn select(store: &Store, filter: &str) -> (Vec<String>, i64) {
+    select_locked(store, filter, &user_filter::Lockouts::default()).await
+}
+
+/// [`select`] with the sign-in accounts `locked`.
+async fn select_locked(
+    store: &Store,
+    filter: &str,
+    locked: &user_filter::Lockouts,
+) -> (Vec<String>, i64) {
     let parsed = user_filter::parse(filter).unwrap_or_else(|error| panic!("{filter}: {error}"));
-    let condition = user_filter::to_sql(&parsed);
+    let condition = user_filter::to_sql(&parsed, locked);
     let order_by = UserOrder::parse("").expect("default order").order_by_sql();
     let users = store
         .list_users(&ListQuery {
@@ -351,6 +360,38 @@ pub(super) async fn list_users_filters_every_field(store: Store) {
     for (filter, expected) in cases {
         let (ids, count) = select(&store, &filter).await;
         assert_eq!(ids, expected, "{filter}");
+        assert_eq!(count, expected.len() as i64, "count of {filter}");
+    }
+    lockouts_filter_by_either_login_key(&store).await;
+}
+
+/// `state` against locked sign-in accounts: alice locked by her email, carol by her username,
+/// bob disabled (which wins), plus an account that is nobody's.
+async fn lockouts_filter_by_either_login_key(store: &Store) {
+    let accounts = ["alice@example.org", "carol", "bob", "ghost"].map(String::from);
+    let locked = user_filter::Lockouts::new(accounts);
+    let only_email = user_filter::Lockouts::new(["alice@example.org".to_owned()]);
+    let cases: [(&str, &user_filter::Lockouts, &[&str]); 8] = [
+        ("state = STATE_LOCKED", &locked, &["u-alice", "u-carol"]),
+        ("state = STATE_ACTIVE", &locked, &["u-svc"]),
+        ("NOT state = STATE_LOCKED", &locked, &["u-bob", "u-svc"]),
+        ("state != active", &locked, &["u-alice", "u-bob", "u-carol"]),
+        (
+            "state = STATE_LOCKED OR state = STATE_DISABLED",
+            &locked,
+            &["u-alice", "u-bob", "u-carol"],
+        ),
+        (
+            "state = STATE_LOCKED AND email : \"example.com\"",
+            &locked,
+            &["u-carol"],
+        ),
+        ("state = STATE_LOCKED", &only_email, &["u-alice"]),
+        ("state = active", &only_email, &["u-carol", "u-svc"]),
+    ];
+    for (filter, locked, expected) in cases {
+        let (ids, count) = select_locked(store, filter, locked).await;
+        assert_eq!(ids, expected, "{filter} with {locked:?}");
         assert_eq!(count, expected.len() as i64, "count of {filter}");
     }
 }
