@@ -1,8 +1,9 @@
 //! Lockouts with the Redis throttle: GetUser, ListUsers' `state` filter and UpdateUser report
 //! them as the in-process throttle does (`users_admin/lockout_checks.rs`), for an account locked
-//! through its username and one locked through its email; an account locked only in Redis is
-//! listed through the `locked` sorted set; registering a locked name anonymously reveals
-//! nothing; and with Redis gone the reads fall back to what the replica saw itself.
+//! through its username and one locked through its email (which then refuses its username too);
+//! an account locked only in Redis is listed through the `locked` sorted set; a name locked
+//! before anyone had it does not lock the account registered under it later; and with Redis
+//! gone the reads fall back to what the replica saw itself.
 
 use pake_api::identity::identity_service_client::IdentityServiceClient;
 use pake_api::identity::{CreateUserRequest, User};
@@ -16,7 +17,7 @@ use pake_testkit::{TEST_PASSWORD, TestApp, sign_in_admin, sign_up_and_in, spawn_
 use tonic::Code;
 
 use super::lockout_checks::{
-    assert_active, assert_locked, check_locked_users, create_and_sign_in, editor, get_user,
+    assert_active, check_locked_users, create_and_sign_in, editor, get_user,
 };
 use super::{sign_in, use_redis};
 
@@ -34,7 +35,8 @@ async fn nine_failures(url: &str, prefix: &str, account: &str) {
     .await;
 }
 
-/// Locks `login` (an account name as the throttle keys it) with one wrong password.
+/// Locks `account` (as the throttle keys it: `users/{id}`, or `name:{name}` for a name nobody
+/// has) by signing in as `login` with one wrong password.
 async fn lock(app: &TestApp, url: &str, prefix: &str, login: &str, account: &str) {
     nine_failures(url, prefix, account).await;
     assert_eq!(
@@ -57,8 +59,13 @@ async fn redis_lockouts_show_to_themselves_and_admins_only() {
     let other = sign_up_and_in(&app, "other").await;
     let by_name = create_and_sign_in(&app, &admin, "ann", "", editor()).await;
     let by_email = create_and_sign_in(&app, &admin, "bea", "Bea@Example.org", editor()).await;
-    lock(&app, &url, &prefix, "ANN", "ann").await;
-    lock(&app, &url, &prefix, "bea@EXAMPLE.org", "bea@example.org").await;
+    lock(&app, &url, &prefix, "ANN", &by_name.user.name).await;
+    lock(&app, &url, &prefix, "bea@EXAMPLE.org", &by_email.user.name).await;
+    assert_eq!(
+        sign_in(&app, "bea", TEST_PASSWORD).await,
+        Code::Unauthenticated,
+        "locked through the email, the username is refused too"
+    );
     assert!(
         keys(&url, &prefix)
             .await
@@ -66,8 +73,9 @@ async fn redis_lockouts_show_to_themselves_and_admins_only() {
         "the lock is listed in the sorted set"
     );
 
-    // A name locked before anyone registered it: its anonymous registrant sees ACTIVE.
-    lock(&app, &url, &prefix, "ghost", "ghost").await;
+    // A name locked before anyone had it: the account registered under it later starts with
+    // a budget of its own.
+    lock(&app, &url, &prefix, "ghost", "name:ghost").await;
     let ghost = IdentityServiceClient::new(app.channel().await)
         .create_user(CreateUserRequest {
             user: Some(User {
@@ -84,10 +92,7 @@ async fn redis_lockouts_show_to_themselves_and_admins_only() {
     let seen_by_admin = get_user(&app, &admin.access_token, &ghost.name)
         .await
         .expect("admin reads ghost");
-    assert_locked(&seen_by_admin, "ghost as the admin sees it");
-    // Unlock it the way a success would (it has no session to check from itself).
-    let throttle = RedisThrottle::new(connect(&url, &prefix).await);
-    throttle.succeeded("ghost", "127.0.0.1").await;
+    assert_active(&seen_by_admin, "ghost as the admin sees it");
 
     check_locked_users(
         &app,

@@ -37,7 +37,8 @@ async fn has_key(url: &str, prefix: &str, part: &str) -> bool {
 /// A failed sign-in of an unknown account on `app` left its counter in Redis.
 async fn throttle_reaches_redis(app: &TestApp, url: &str, prefix: &str, probe: &str) -> bool {
     sign_in(app, probe, "no such account here").await;
-    has_key(url, prefix, &format!("throttle:user:{probe}")).await
+    // A name no account has is counted as `name:{name}`.
+    has_key(url, prefix, &format!("throttle:user:name:{probe}")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,13 +66,15 @@ async fn failures_on_one_replica_throttle_and_lock_on_the_other() {
 
     // Lockout: nine failures are already on record (seeded, to skip the growing delays); the
     // tenth, on A, locks the account; B then refuses even the right password.
-    let locked = sign_up_and_in(&a, "locked").await.user.username;
+    let locked_user = sign_up_and_in(&a, "locked").await.user;
+    let locked = locked_user.username;
     let earlier = pake_identity::throttle::now_ms() - 70_000;
     eval(
         &url,
         "redis.call('HSET', KEYS[1], 'count', ARGV[1], 'last', ARGV[2]) \
          redis.call('PEXPIRE', KEYS[1], 3600000)",
-        vec![format!("{prefix}throttle:user:{locked}")],
+        // The throttle counts an account's failures under its resource name.
+        vec![format!("{prefix}throttle:user:{}", locked_user.name)],
         vec!["9".to_owned(), earlier.to_string()],
     )
     .await;

@@ -1,8 +1,7 @@
 //! Lockouts with the in-process throttle (the embedded mode), made the way an attacker makes
 //! them: wrong passwords over gRPC, waiting out every delay the server asks for (RetryInfo) —
-//! about two minutes of waiting, spent asleep. The account is locked through its email, which
-//! the throttle counts apart from the username (a sign-in with the username still works: the
-//! throttle keys the login as typed, see `throttle`).
+//! about two minutes of waiting, spent asleep. The account is locked through its email, and the
+//! lockout holds for its username too: failures count per account, whichever login was typed.
 
 use std::time::Duration;
 
@@ -58,6 +57,14 @@ async fn locked_accounts_show_to_themselves_and_admins_only() {
     let other = sign_up_and_in(&app, "other").await;
     let victim = create_and_sign_in(&app, &admin, "victim", "Victim@Example.org", editor()).await;
     lock_by_failing(&app, "VICTIM@example.ORG").await;
+    let by_username = IdentityServiceClient::new(app.channel().await)
+        .create_session(CreateSessionRequest {
+            username: "victim".to_owned(),
+            password: TEST_PASSWORD.to_owned(),
+        })
+        .await
+        .expect_err("the lockout covers the username too");
+    assert_eq!(by_username.code(), Code::Unauthenticated, "{by_username:?}");
     check_locked_users(
         &app,
         &admin,

@@ -398,10 +398,21 @@ impl IdentityService {
         } else {
             normalize::username(&request.username).map(|n| n.key)
         };
-        // Throttle on the normalised name whether or not the account exists.
-        let account = key
-            .clone()
-            .unwrap_or_else(|_| request.username.trim().to_lowercase());
+        // One lookup whether or not the account exists (absence costs the same below).
+        let found = match &key {
+            Ok(key) => self.store.user_by_login(key).await?,
+            Err(_) => None,
+        };
+        // Failures count per account — its resource name, whichever login it was typed as, so
+        // a lockout holds for username and email alike — or per name (`name:…`) when no
+        // account has it, so that unknown names are throttled and locked the same way.
+        let account = match &found {
+            Some(user) => crate::user_state::throttle_account(user),
+            None => format!(
+                "name:{}",
+                key.unwrap_or_else(|_| request.username.trim().to_lowercase())
+            ),
+        };
         match self.throttle.check(&account, client_address).await {
             Verdict::Allowed => {}
             Verdict::Wait(wait) => {
@@ -414,21 +425,12 @@ impl IdentityService {
             Verdict::Locked => {
                 // Indistinguishable from a wrong password, including the work spent.
                 self.hasher.verify_dummy(request.password).await?;
-                // The target is best effort: the lockout works without the store.
-                let locked_user = match &key {
-                    Ok(key) => self.store.user_by_login(key).await.ok().flatten(),
-                    Err(_) => None,
-                };
-                self.record_sign_in_failure(locked_user.as_ref(), "locked", false, context)
+                self.record_sign_in_failure(found.as_ref(), "locked", false, context)
                     .await;
                 return Err(invalid_credentials());
             }
         }
-        let user = match key {
-            Ok(key) => self.store.user_by_login(&key).await?,
-            Err(_) => None,
-        };
-        let user = match user {
+        let user = match found {
             Some(user) if !user.disabled && !user.service_account => user,
             refused => {
                 // Same cost as a wrong password: exactly one verification at the same parameters.

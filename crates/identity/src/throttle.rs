@@ -1,5 +1,7 @@
-//! Sign-in throttling: per normalised username (whether or not the account exists) and per
-//! client address, with a growing delay after a few free failures and a time-boxed lockout.
+//! Sign-in throttling: per account (`users/{id}`, whichever login — username or email — was
+//! typed; a name no account has is counted as `name:{normalised name}`, so unknown names behave
+//! the same) and per client address, with a growing delay after a few free failures and a
+//! time-boxed lockout.
 //!
 //! - The first `FREE_FAILURES` failures cost nothing extra; after that each attempt must wait
 //!   `2^(failures - FREE_FAILURES)` seconds (capped at `MAX_DELAY`) after the previous failure,

@@ -5,8 +5,8 @@
 //! stored as their NFKC + case-folded keys, so `username = "ＡＬＩＣＥ"` finds `alice`;
 //! `display_name` is stored as typed and compared as typed. `:` is a substring match on those
 //! three, and membership on `roles`. `state` follows `GetUser` as admins see it:
-//! `STATE_DISABLED` is the `disabled` flag; `STATE_LOCKED` a user not disabled whose username or
-//! email key is a locked sign-in account; `STATE_ACTIVE` neither. Lockouts live in the sign-in
+//! `STATE_DISABLED` is the `disabled` flag; `STATE_LOCKED` a user not disabled whose sign-in
+//! account (`users/{id}`) the throttle has locked; `STATE_ACTIVE` neither. Lockouts live in the sign-in
 //! throttle, not the table, so the caller reads the locked accounts first ([`Lockouts`]) and the
 //! compiler binds them as `IN` lists (only when the filter mentions `state`:
 //! [`state_comparisons`]).
@@ -204,59 +204,45 @@ fn state(text: &str) -> Result<State, String> {
         })
 }
 
-/// The sign-in accounts locked now, split by the users column they name: the throttle counts a
-/// sign-in under the email key when the login holds `@` and under the username key otherwise
-/// (usernames never hold `@`).
+/// The users locked now: the throttle's locked accounts that are users (`users/{id}`); locked
+/// names that are no user's (`name:…`) match nobody.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Lockouts {
-    usernames: Vec<String>,
-    emails: Vec<String>,
+    user_ids: Vec<String>,
 }
 
 impl Lockouts {
     /// The locked `accounts` (throttle account names).
     pub fn new(accounts: impl IntoIterator<Item = String>) -> Self {
-        let (emails, usernames) = accounts
+        let user_ids = accounts
             .into_iter()
-            .partition(|account: &String| account.contains('@'));
-        Lockouts { usernames, emails }
+            .filter_map(|account| account.strip_prefix("users/").map(str::to_owned))
+            .collect();
+        Lockouts { user_ids }
     }
 
     /// How many values the condition binds.
     pub fn len(&self) -> usize {
-        self.usernames.len() + self.emails.len()
+        self.user_ids.len()
     }
 
-    /// Whether no account is locked.
+    /// Whether no user is locked.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.user_ids.is_empty()
     }
 
-    /// `(users.username_key IN (…) OR COALESCE(users.email_key, '') IN (…))`: never NULL, so
-    /// that `NOT` negates it; `(1 = 0)` when nothing is locked.
+    /// `users.id IN (…)`, or `(1 = 0)` when nobody is locked.
     fn condition(&self, sql: &mut SqlFragment) {
-        let lists = [
-            ("users.username_key IN (", &self.usernames),
-            ("COALESCE(users.email_key, '') IN (", &self.emails),
-        ];
-        let mut lists = lists.into_iter().filter(|(_, keys)| !keys.is_empty());
-        let Some(first) = lists.next() else {
+        if self.user_ids.is_empty() {
             sql.sql("(1 = 0)");
             return;
-        };
-        sql.sql("(");
-        for (index, (opening, keys)) in std::iter::once(first).chain(lists).enumerate() {
-            if index > 0 {
-                sql.sql(" OR ");
+        }
+        sql.sql("users.id IN (");
+        for (position, id) in self.user_ids.iter().enumerate() {
+            if position > 0 {
+                sql.sql(", ");
             }
-            sql.sql(opening);
-            for (position, key) in keys.iter().enumerate() {
-                if position > 0 {
-                    sql.sql(", ");
-                }
-                sql.value(SqlValue::Text(key.clone()));
-            }
-            sql.sql(")");
+            sql.value(SqlValue::Text(id.clone()));
         }
         sql.sql(")");
     }

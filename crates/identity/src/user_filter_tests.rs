@@ -90,38 +90,33 @@ fn roles_state_and_flags() {
 }
 
 #[test]
-fn lockouts_bind_each_account_to_the_column_its_login_names() {
-    // Sign-ins with `@` are counted under the email key, the others under the username key.
-    let locked = Lockouts::new(["ada", "bob@example.org", "cy"].map(String::from));
-    assert_eq!(locked.len(), 3);
+fn lockouts_bind_the_locked_users_ids() {
+    // Users are locked as `users/{id}`; locked names no user has match nobody.
+    let locked =
+        Lockouts::new(["users/ada-1", "name:bob@example.org", "users/cy-3"].map(String::from));
+    assert_eq!(locked.len(), 2);
     assert_eq!(
         sql_locked("state = STATE_LOCKED", &locked),
         (
-            "((users.disabled = $1) AND (users.username_key IN ($2, $3) OR \
-             COALESCE(users.email_key, '') IN ($4)))"
-                .to_owned(),
-            [
-                vec![SqlValue::Bool(false)],
-                texts(&["ada", "cy", "bob@example.org"])
-            ]
-            .concat()
+            "((users.disabled = $1) AND users.id IN ($2, $3))".to_owned(),
+            [vec![SqlValue::Bool(false)], texts(&["ada-1", "cy-3"])].concat()
         )
     );
     assert_eq!(
         sql_locked("state = STATE_ACTIVE", &locked).0,
-        "((users.disabled = $1) AND (NOT (users.username_key IN ($2, $3) OR \
-         COALESCE(users.email_key, '') IN ($4))))"
+        "((users.disabled = $1) AND (NOT users.id IN ($2, $3)))"
     );
-    let only_email = Lockouts::new(["bob@example.org".to_owned()]);
+    let only_names = Lockouts::new(["name:bob@example.org".to_owned()]);
+    assert!(only_names.is_empty());
     assert_eq!(
-        sql_locked("state != STATE_LOCKED", &only_email),
+        sql_locked("state != STATE_LOCKED", &only_names),
         (
-            "(NOT ((users.disabled = $1) AND (COALESCE(users.email_key, '') IN ($2))))".to_owned(),
-            [vec![SqlValue::Bool(false)], texts(&["bob@example.org"])].concat()
+            "(NOT ((users.disabled = $1) AND (1 = 0)))".to_owned(),
+            vec![SqlValue::Bool(false)]
         )
     );
-    // Hostile account names stay bound values.
-    let hostile = Lockouts::new(["x') OR 1=1 --".to_owned()]);
+    // Hostile ids stay bound values.
+    let hostile = Lockouts::new(["users/x') OR 1=1 --".to_owned()]);
     let (text, values) = sql_locked("state = STATE_LOCKED AND state = STATE_DISABLED", &hostile);
     assert!(!text.contains("1=1"), "{text}");
     assert_eq!(values.len(), 3);

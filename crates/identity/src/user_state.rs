@@ -4,8 +4,8 @@
 //! refused exactly like a wrong password, serve as an oracle for guessing). `STATE_DISABLED`
 //! wins over a lockout.
 //!
-//! The throttle counts failures per login as typed and normalised, and a user signs in with its
-//! username or its email, so a user is locked while either key is; the later end counts.
+//! The throttle counts a user's failed sign-ins under its resource name ([`throttle_account`]),
+//! whether it typed its username or its email, so one lockout covers both.
 
 use pake_api::identity::User;
 use pake_core::auth::Principal;
@@ -18,10 +18,10 @@ pub(crate) fn may_see_lockout(viewer: Option<&Principal>, user: &UserRecord) -> 
     viewer.is_some_and(|viewer| viewer.is_admin() || viewer.subject == user.resource_name())
 }
 
-/// The throttle accounts a user's sign-ins are counted under: its username key and, when it
-/// has one, its email key.
-pub(crate) fn login_keys(user: &UserRecord) -> impl Iterator<Item = &str> {
-    std::iter::once(user.username_key.as_str()).chain(user.email_key.as_deref())
+/// The throttle account a user's sign-ins are counted under: `users/{id}` (names that are no
+/// user's are counted as `name:{normalised name}`, so the two never meet).
+pub(crate) fn throttle_account(user: &UserRecord) -> String {
+    user.resource_name()
 }
 
 impl IdentityService {
@@ -34,11 +34,8 @@ impl IdentityService {
         let mut accounts = Vec::new();
         let mut owners = Vec::new();
         for (index, user) in users.iter().enumerate() {
-            if user.disabled || !may_see_lockout(viewer, user) {
-                continue;
-            }
-            for key in login_keys(user) {
-                accounts.push(key.to_owned());
+            if !user.disabled && may_see_lockout(viewer, user) {
+                accounts.push(throttle_account(user));
                 owners.push(index);
             }
         }
@@ -47,7 +44,7 @@ impl IdentityService {
             let lockouts = self.throttle.lockouts(&accounts).await;
             for (index, end) in owners.into_iter().zip(lockouts) {
                 if let Some(slot) = lock_ends.get_mut(index) {
-                    *slot = (*slot).max(end);
+                    *slot = end;
                 }
             }
         }

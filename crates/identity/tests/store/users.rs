@@ -362,15 +362,21 @@ pub(super) async fn list_users_filters_every_field(store: Store) {
         assert_eq!(ids, expected, "{filter}");
         assert_eq!(count, expected.len() as i64, "count of {filter}");
     }
-    lockouts_filter_by_either_login_key(&store).await;
+    lockouts_filter_by_user(&store).await;
 }
 
-/// `state` against locked sign-in accounts: alice locked by her email, carol by her username,
-/// bob disabled (which wins), plus an account that is nobody's.
-async fn lockouts_filter_by_either_login_key(store: &Store) {
-    let accounts = ["alice@example.org", "carol", "bob", "ghost"].map(String::from);
+/// `state` against locked sign-in accounts: alice and carol locked, bob disabled (which wins),
+/// plus a locked name that is nobody's.
+async fn lockouts_filter_by_user(store: &Store) {
+    let accounts = [
+        "users/u-alice",
+        "users/u-carol",
+        "users/u-bob",
+        "name:ghost",
+    ]
+    .map(String::from);
     let locked = user_filter::Lockouts::new(accounts);
-    let only_email = user_filter::Lockouts::new(["alice@example.org".to_owned()]);
+    let only_alice = user_filter::Lockouts::new(["users/u-alice".to_owned()]);
     let cases: [(&str, &user_filter::Lockouts, &[&str]); 8] = [
         ("state = STATE_LOCKED", &locked, &["u-alice", "u-carol"]),
         ("state = STATE_ACTIVE", &locked, &["u-svc"]),
@@ -386,8 +392,8 @@ async fn lockouts_filter_by_either_login_key(store: &Store) {
             &locked,
             &["u-carol"],
         ),
-        ("state = STATE_LOCKED", &only_email, &["u-alice"]),
-        ("state = active", &only_email, &["u-carol", "u-svc"]),
+        ("state = STATE_LOCKED", &only_alice, &["u-alice"]),
+        ("state = active", &only_alice, &["u-carol", "u-svc"]),
     ];
     for (filter, locked, expected) in cases {
         let (ids, count) = select_locked(store, filter, locked).await;
