@@ -1,70 +1,19 @@
 //! The `pake` binary as an operator runs it: start-up banner, signals, exit codes and
 //! configuration errors.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use pake_testkit::process::{PakeCommand, PakeProcess};
 
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 const PAKE: &str = env!("CARGO_BIN_EXE_pake");
 
-struct Running {
-    child: Child,
-    addr: String,
-    banner: Vec<String>,
-    _data_dir: tempfile::TempDir,
-}
-
-/// Starts `pake serve` on port 0 and reads the banner up to the suggested commands.
-fn start(extra: &[&str]) -> Running {
-    let data_dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(PAKE)
-        // Port 0 for the edge too: tests run in parallel and must not compete for 8080.
-        .args([
-            "serve",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir.path())
-        .args(extra)
-        .env_remove("PAKE_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pake");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut banner = Vec::new();
-    let mut addr = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("banner line");
-        if let Some(rest) = line.strip_prefix("pake: grpc listening on ") {
-            addr = rest.split_whitespace().next().map(str::to_owned);
-        }
-        let done = line.contains("grpc.health.v1.Health/Check");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    Running {
-        child,
-        addr: addr.unwrap_or_else(|| panic!("no listening line in banner: {banner:?}")),
-        banner,
-        _data_dir: data_dir,
-    }
-}
-
-fn send_signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+/// Starts `pake serve` on port 0 and reads its banner.
+fn start(extra: &[&str]) -> PakeProcess {
+    PakeCommand::serve(PAKE, None).args(extra).start()
 }
 
 async fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
@@ -101,17 +50,20 @@ async fn healthy(addr: &str) -> bool {
 #[tokio::test]
 async fn sigterm_drains_and_exits_zero() {
     let mut running = start(&[]);
-    assert!(healthy(&running.addr).await);
-    send_signal(&running.child, "-TERM");
+    assert!(healthy(running.grpc_addr()).await);
+    running.signal("-TERM");
     let status = wait_with_timeout(&mut running.child, Duration::from_secs(30)).await;
     assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
-    assert!(!healthy(&running.addr).await, "nothing listens after exit");
+    assert!(
+        !healthy(running.grpc_addr()).await,
+        "nothing listens after exit"
+    );
 }
 
 #[tokio::test]
 async fn ctrl_c_exits_zero() {
     let mut running = start(&[]);
-    send_signal(&running.child, "-INT");
+    running.signal("-INT");
     let status = wait_with_timeout(&mut running.child, Duration::from_secs(30)).await;
     assert_eq!(status.code(), Some(0));
 }
@@ -121,6 +73,7 @@ async fn the_banner_shows_where_it_listens_and_its_grpcurl_lines_work() {
     let mut running = start(&[]);
     let commands: Vec<String> = running
         .banner
+        .lines
         .iter()
         .filter_map(|line| {
             line.trim_start()
@@ -128,8 +81,8 @@ async fn the_banner_shows_where_it_listens_and_its_grpcurl_lines_work() {
                 .map(str::to_owned)
         })
         .collect();
-    assert_eq!(commands.len(), 2, "{:?}", running.banner);
-    assert!(running.banner[0].contains("(identity, knowledge and search)"));
+    assert_eq!(commands.len(), 2, "{:?}", running.banner.lines);
+    assert!(running.banner.lines[0].contains("(identity, knowledge and search)"));
     if let Some(grpcurl) = pake_testkit::require(
         pake_testkit::find_program("grpcurl", "PAKE_TEST_GRPCURL"),
         "grpcurl not found; the banner's commands cannot be run",
@@ -148,7 +101,7 @@ async fn the_banner_shows_where_it_listens_and_its_grpcurl_lines_work() {
             );
         }
     }
-    send_signal(&running.child, "-TERM");
+    running.signal("-TERM");
     wait_with_timeout(&mut running.child, Duration::from_secs(30)).await;
 }
 

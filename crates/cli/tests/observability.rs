@@ -10,81 +10,28 @@
 mod client;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use client::{Answer, HttpClient};
 use http::{Method, StatusCode};
+use pake_testkit::process::{PakeCommand, PakeProcess};
 use serde_json::{Value, json};
 
 const PAKE: &str = env!("CARGO_BIN_EXE_pake");
 const PASSWORD: &str = "correct horse battery staple 42!";
 
-/// `pake serve` with its edge; killed (by its own pid) when dropped.
+/// `pake serve` with its edge; killed when dropped.
 struct Running {
-    child: Child,
     http: HttpClient,
-    _data_dir: tempfile::TempDir,
+    _process: PakeProcess,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `pake serve` on port 0 (gRPC and edge) over a fresh data dir and reads its banner up
-/// to the health line.
+/// Starts `pake serve` on port 0 (gRPC and edge) over a fresh data dir.
 fn start() -> Running {
-    let data_dir = tempfile::tempdir().expect("tempdir");
-    let mut command = Command::new(PAKE);
-    command
-        .args([
-            "serve",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir.path());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PAKE_") {
-            command.env_remove(key);
-        }
-    }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pake");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut banner = Vec::new();
-    let mut edge = None;
-    for line in lines.by_ref() {
-        let line = line.expect("banner line");
-        if let Some(rest) = line.strip_prefix("pake: http (JSON edge) listening on ") {
-            edge = Some(rest.trim().to_owned());
-        }
-        let done = line.contains("grpc.health.v1.Health/Check");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    // Keep reading: a closed pipe would make later output fail.
-    std::thread::spawn(move || lines.for_each(drop));
-    let Some(edge) = edge else {
-        let _ = child.kill();
-        panic!("no edge line in the banner: {banner:?}");
-    };
+    let process = PakeCommand::serve(PAKE, None).start();
     Running {
-        child,
-        http: HttpClient::new(format!("http://{edge}")),
-        _data_dir: data_dir,
+        http: HttpClient::new(process.http_url()),
+        _process: process,
     }
 }
 

@@ -5,14 +5,13 @@
 //! the logs. Without Vault reachable, the start fails naming `vault.address`. Token renewal is
 //! in secrets_vault/renewal.rs; the OpenBao dev server in secrets_vault/openbao.rs.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use pake_api::identity::identity_service_client::IdentityServiceClient;
 use pake_api::identity::{CreateSessionRequest, CreateUserRequest, GetJwksRequest, User};
+use pake_testkit::process::PakeCommand;
 use tonic::transport::Channel;
 
 #[path = "secrets_vault/kubernetes.rs"]
@@ -30,7 +29,7 @@ const PASSWORD: &str = "correct horse battery staple";
 const PUBLICATION_DELAY_SECS: u64 = 3;
 
 /// `pake serve` with Vault settings in the environment; stderr (the logs) goes to `log`.
-fn spawn_pake(data_dir: &Path, log: &Path, vault_address: &str, token: &str) -> Child {
+fn spawn_pake(data_dir: &Path, log: &Path, vault_address: &str, token: &str) -> PakeCommand {
     spawn_pake_with(data_dir, log, vault_address, &[("PAKE_VAULT_TOKEN", token)])
 }
 
@@ -40,49 +39,23 @@ fn spawn_pake_with(
     log: &Path,
     vault_address: &str,
     auth: &[(&str, &str)],
-) -> Child {
-    Command::new(PAKE)
-        .args([
-            "serve",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .env_remove("PAKE_CONFIG")
+) -> PakeCommand {
+    let mut command = PakeCommand::serve(PAKE, None)
+        .data_dir(data_dir)
         .env_remove("RUST_LOG")
         .env("PAKE_LOG__FILTER", "debug")
         .env("PAKE_VAULT__ADDRESS", vault_address)
-        .envs(auth.iter().copied())
         .env("PAKE_VAULT__REFRESH_SECS", "1")
         .env("PAKE_AUTH__JWKS_REFRESH_SECS", "1")
         .env(
             "PAKE_IDENTITY__KEY_PUBLICATION_DELAY_SECS",
             PUBLICATION_DELAY_SECS.to_string(),
         )
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("spawn pake")
-}
-
-/// Reads the banner up to its grpc address.
-fn grpc_address(child: &mut Child) -> String {
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let address = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.strip_prefix("pake: grpc listening on ")
-                .and_then(|rest| rest.split_whitespace().next().map(str::to_owned))
-        })
-        .expect("a listening line");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    address
+        .stderr(std::fs::File::create(log).expect("log file"));
+    for (key, value) in auth {
+        command = command.env(key, value);
+    }
+    command
 }
 
 async fn jwks_kids(client: &mut IdentityServiceClient<Channel>) -> Vec<String> {
@@ -95,6 +68,32 @@ async fn jwks_kids(client: &mut IdentityServiceClient<Channel>) -> Vec<String> {
         .into_iter()
         .map(|key| key.kid)
         .collect()
+}
+
+/// Writes a new signing key to Vault as an operator rotating would (no times), then waits
+/// (bounded) until PAKE publishes it; `never` says what it means if it does not. Returns the key
+/// and when it was written.
+async fn rotate_in_vault(
+    bao: &OpenBao,
+    dir: &Path,
+    client: &mut IdentityServiceClient<Channel>,
+    never: &str,
+) -> (pake_identity::SigningKey, Instant) {
+    let next = pake_identity::SigningKey::generate(pake_identity::signing_key::Algorithm::EdDsa)
+        .expect("a key");
+    let pem_file = dir.join("next.pem");
+    std::fs::write(&pem_file, next.private_pem().expose()).expect("write pem");
+    let written = Instant::now();
+    bao.put(
+        "pake/signing-keys/next",
+        &[format!("private_key_pem=@{}", pem_file.display())],
+    );
+    let deadline = written + Duration::from_secs(30);
+    while !jwks_kids(client).await.contains(&next.kid().to_owned()) {
+        assert!(Instant::now() < deadline, "{never}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (next, written)
 }
 
 async fn token_kid(client: &mut IdentityServiceClient<Channel>, username: &str) -> String {
@@ -135,8 +134,8 @@ async fn boots_from_vault_rotates_from_vault_and_logs_no_secret() {
     );
     let log = dir.path().join("pake.log");
     let data_dir = dir.path().join("data");
-    let mut pake = spawn_pake(&data_dir, &log, &bao.address, &bao.token);
-    let address = grpc_address(&mut pake);
+    let pake = spawn_pake(&data_dir, &log, &bao.address, &bao.token).start();
+    let address = pake.grpc_addr().to_owned();
     let channel = Channel::from_shared(format!("http://{address}"))
         .expect("url")
         .connect()
@@ -168,26 +167,14 @@ async fn boots_from_vault_rotates_from_vault_and_logs_no_secret() {
     assert_eq!(token_kid(&mut client, &username).await, first[0]);
 
     // An operator rotates: a new key written to Vault with no times.
-    let next = pake_identity::SigningKey::generate(pake_identity::signing_key::Algorithm::EdDsa)
-        .expect("a key");
-    let pem_file = dir.path().join("next.pem");
-    std::fs::write(&pem_file, next.private_pem().expose()).expect("write pem");
-    let written = Instant::now();
-    bao.put(
-        "pake/signing-keys/next",
-        &[format!("private_key_pem=@{}", pem_file.display())],
-    );
+    let (next, written) = rotate_in_vault(
+        &bao,
+        dir.path(),
+        &mut client,
+        "the new key never reached the JWKS",
+    )
+    .await;
     let deadline = written + Duration::from_secs(30);
-    while !jwks_kids(&mut client)
-        .await
-        .contains(&next.kid().to_owned())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the new key never reached the JWKS"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     loop {
         let kid = token_kid(&mut client, &username).await;
         if kid == next.kid() {
@@ -207,8 +194,7 @@ async fn boots_from_vault_rotates_from_vault_and_logs_no_secret() {
         "the old key stays published: {published:?}"
     );
 
-    let _ = pake.kill();
-    let _ = pake.wait();
+    drop(pake);
     let logs = std::fs::read_to_string(&log).expect("read logs");
     assert!(logs.contains("connected to vault"), "{logs}");
     let first_pem = bao.get_field(
@@ -239,7 +225,7 @@ async fn an_unreachable_vault_fails_the_start_naming_vault_address() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("pake.log");
     let address = format!("http://127.0.0.1:{}", free_port());
-    let mut pake = spawn_pake(&dir.path().join("data"), &log, &address, "some-token-value");
+    let mut pake = spawn_pake(&dir.path().join("data"), &log, &address, "some-token-value").spawn();
     let started = Instant::now();
     let status = loop {
         if let Some(status) = pake.try_wait().expect("try_wait") {

@@ -9,6 +9,7 @@
 //! - [`redis`]: the shared Redis under a unique key prefix per test, and a private
 //!   `redis-server` for outage tests.
 //! - [`postgres_server`]: a private PostgreSQL (`initdb` + `pg_ctl`) for outage tests.
+//! - [`process`]: the `pake` binary as a child process, its banner read (the CLI's tests).
 //! - [`query_record`]: records the SQL the store suites run (`PAKE_RECORD_QUERIES`), the
 //!   release snapshots under `compat/` that the expand/contract test checks.
 
@@ -18,6 +19,7 @@ pub mod feed;
 pub mod leak;
 pub mod postgres_server;
 mod prerequisites;
+pub mod process;
 pub mod query_record;
 pub mod raw_grpc;
 pub mod redis;

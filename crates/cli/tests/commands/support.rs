@@ -2,15 +2,16 @@
 //! and environment), `pake serve` started on port 0 over a given data dir (killed when dropped,
 //! so a failed assertion leaves nothing running), and a few gRPC calls a user would make.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use pake_api::identity::identity_service_client::IdentityServiceClient;
 use pake_api::identity::{CreateSessionRequest, CreateUserRequest, User};
 use pake_api::knowledge::knowledge_service_client::KnowledgeServiceClient;
 use pake_api::knowledge::{CreateItemRequest, GetItemRequest, Item};
+use pake_testkit::process::{PakeCommand, PakeProcess};
 use pake_testkit::{TEST_PASSWORD, authorized};
 use tonic::transport::Channel;
 
@@ -62,16 +63,9 @@ pub fn stderr(output: &Output) -> String {
 
 /// `pake serve` (all-in-one, edge off) on port 0.
 pub struct Server {
-    child: Child,
+    process: PakeProcess,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts `pake serve` over `data_dir` with `extra` flags and waits for its banner.
@@ -79,46 +73,15 @@ pub async fn serve(data_dir: &Path, extra: &[&str]) -> Server {
     let data_dir = data_dir.to_path_buf();
     let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(PAKE)
-            .args([
-                "serve",
-                "--grpc-listen",
-                "127.0.0.1:0",
-                "--no-edge",
-                "--metrics-listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(&data_dir)
+        let process = PakeCommand::serve(PAKE, None)
+            .args(["--no-edge"])
+            .data_dir(&data_dir)
             .args(&extra)
-            .env_remove("PAKE_CONFIG")
-            .env_remove("PAKE_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn pake serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut url = None;
-        let mut banner = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("banner line");
-            if let Some(rest) = line.strip_prefix("pake: grpc listening on ") {
-                url = rest
-                    .split_whitespace()
-                    .next()
-                    .map(|addr| format!("http://{addr}"));
-            }
-            let done = line.contains("grpc.health.v1.Health/Check");
-            banner.push(line);
-            if done {
-                break;
-            }
+            .start();
+        Server {
+            url: process.grpc_url(),
+            process,
         }
-        let Some(url) = url else {
-            let _ = child.kill();
-            panic!("pake serve did not start: {banner:?}");
-        };
-        Server { child, url }
     })
     .await
     .expect("join")
@@ -127,14 +90,10 @@ pub async fn serve(data_dir: &Path, extra: &[&str]) -> Server {
 impl Server {
     /// SIGTERM, then waits for a clean exit (the database is closed after it).
     pub async fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
+        self.process.signal("-TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
+            if let Some(status) = self.process.child.try_wait().expect("try_wait") {
                 assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
                 return;
             }

@@ -7,13 +7,13 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use tonic::transport::Channel;
 
 use super::openbao::OpenBao;
-use super::{grpc_address, jwks_kids, spawn_pake_with};
+use super::{jwks_kids, rotate_in_vault, spawn_pake_with};
 use pake_api::identity::identity_service_client::IdentityServiceClient;
 
 /// A service-account JWT of `default/pake` with `uid` (unsigned: the TokenReview vouches).
@@ -128,7 +128,7 @@ async fn kubernetes_auth_logs_in_again_with_the_current_service_account_token() 
     std::fs::write(&jwt_file, &first_jwt).expect("write jwt");
     let log = dir.path().join("pake.log");
     let jwt_path = jwt_file.to_str().expect("utf-8 temp path");
-    let mut pake = spawn_pake_with(
+    let pake = spawn_pake_with(
         &dir.path().join("data"),
         &log,
         &bao.address,
@@ -137,8 +137,9 @@ async fn kubernetes_auth_logs_in_again_with_the_current_service_account_token() 
             ("PAKE_VAULT__AUTH__ROLE", "pake"),
             ("PAKE_VAULT__AUTH__JWT_PATH", jwt_path),
         ],
-    );
-    let address = grpc_address(&mut pake);
+    )
+    .start();
+    let address = pake.grpc_addr().to_owned();
     let channel = Channel::from_shared(format!("http://{address}"))
         .expect("url")
         .connect()
@@ -152,28 +153,15 @@ async fn kubernetes_auth_logs_in_again_with_the_current_service_account_token() 
 
     // Well past the role's 8 s maximum: the first token is long gone.
     tokio::time::sleep(Duration::from_secs(20)).await;
-    let next = pake_identity::SigningKey::generate(pake_identity::signing_key::Algorithm::EdDsa)
-        .expect("a key");
-    let pem_file = dir.path().join("next.pem");
-    std::fs::write(&pem_file, next.private_pem().expose()).expect("write pem");
-    bao.put(
-        "pake/signing-keys/next",
-        &[format!("private_key_pem=@{}", pem_file.display())],
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !jwks_kids(&mut client)
-        .await
-        .contains(&next.kid().to_owned())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the key written after the token's maximum ttl never reached the JWKS"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    rotate_in_vault(
+        &bao,
+        dir.path(),
+        &mut client,
+        "the key written after the token's maximum ttl never reached the JWKS",
+    )
+    .await;
 
-    let _ = pake.kill();
-    let _ = pake.wait();
+    drop(pake);
     let reviewed = reviewed.lock().expect("lock").clone();
     assert_eq!(reviewed.first(), Some(&first_jwt));
     assert!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
 use super::openbao::OpenBao;
-use super::{grpc_address, jwks_kids, spawn_pake};
+use super::{jwks_kids, rotate_in_vault, spawn_pake};
 use pake_api::identity::identity_service_client::IdentityServiceClient;
 
 /// Reads the log file until it contains `needle` (30 s at most); the logs.
@@ -37,8 +37,8 @@ async fn a_short_lived_token_is_renewed_and_vault_stays_readable() {
     assert!(created.get("last_renewal_time").is_none(), "{created}");
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("pake.log");
-    let mut pake = spawn_pake(&dir.path().join("data"), &log, &bao.address, &token);
-    let address = grpc_address(&mut pake);
+    let pake = spawn_pake(&dir.path().join("data"), &log, &bao.address, &token).start();
+    let address = pake.grpc_addr().to_owned();
     let channel = Channel::from_shared(format!("http://{address}"))
         .expect("url")
         .connect()
@@ -58,28 +58,15 @@ async fn a_short_lived_token_is_renewed_and_vault_stays_readable() {
     );
 
     // PAKE still reads Vault with it: a key written now is published.
-    let next = pake_identity::SigningKey::generate(pake_identity::signing_key::Algorithm::EdDsa)
-        .expect("a key");
-    let pem_file = dir.path().join("next.pem");
-    std::fs::write(&pem_file, next.private_pem().expose()).expect("write pem");
-    bao.put(
-        "pake/signing-keys/next",
-        &[format!("private_key_pem=@{}", pem_file.display())],
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !jwks_kids(&mut client)
-        .await
-        .contains(&next.kid().to_owned())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the key written after the first ttl never reached the JWKS"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    rotate_in_vault(
+        &bao,
+        dir.path(),
+        &mut client,
+        "the key written after the first ttl never reached the JWKS",
+    )
+    .await;
 
-    let _ = pake.kill();
-    let _ = pake.wait();
+    drop(pake);
     let logs = std::fs::read_to_string(&log).expect("read logs");
     assert!(logs.contains("renewed vault token"), "{logs}");
     assert!(!logs.contains(&token), "the token appears in the logs");
@@ -93,11 +80,10 @@ async fn a_token_that_cannot_be_renewed_is_reported_once_with_its_expiry() {
     let token = bao.pake_token(&["-ttl=1h", "-renewable=false"]);
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("pake.log");
-    let mut pake = spawn_pake(&dir.path().join("data"), &log, &bao.address, &token);
-    let _address = grpc_address(&mut pake);
+    let pake = spawn_pake(&dir.path().join("data"), &log, &bao.address, &token).start();
+    let _address = pake.grpc_addr().to_owned();
     let logs = wait_for_log(&log, "vault token cannot be renewed").await;
-    let _ = pake.kill();
-    let _ = pake.wait();
+    drop(pake);
     let warning = logs
         .lines()
         .find(|line| line.contains("vault token cannot be renewed"))
