@@ -5,7 +5,7 @@
 //! Services reach each other over gRPC in every mode — in the all-in-one, at this process's own
 //! address — so the code paths are the same as in the mesh.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +20,22 @@ use pake_runtime::db::Database;
 use pake_runtime::{GrpcServer, ServerHandle, Shutdown};
 use tokio::net::TcpListener;
 
+#[path = "app_edge.rs"]
+mod edge;
+#[path = "app_identity.rs"]
+mod identity;
+#[path = "app_search.rs"]
+mod search;
 #[path = "app_secrets.rs"]
 pub mod secrets;
+#[path = "app_tls.rs"]
+mod tls;
+
+use edge::start_metrics_listener;
+pub use edge::{edge_options, start_edge};
+pub use identity::identity_service;
+use search::{follow_search_health, open_search_index};
+use tls::{dialable, tls_setup};
 
 /// Directory of the search index inside the data dir.
 pub const SEARCH_INDEX_DIR: &str = "search-index";
@@ -253,250 +267,6 @@ pub async fn start(
         metrics,
         redis,
     })
-}
-
-/// Serves `/metrics` on `metrics_listen` when the JSON edge (whose `/metrics` has the same
-/// metrics) does not run in this process: single services, or the all-in-one without the edge.
-/// The default address in use is not fatal (several processes on one machine); a configured one
-/// is.
-async fn start_metrics_listener(
-    config: &Config,
-    role: ServiceRole,
-    shutdown: Shutdown,
-) -> anyhow::Result<Option<pake_runtime::metrics::listener::MetricsHandle>> {
-    if role == ServiceRole::All && config.edge.enabled {
-        return Ok(None);
-    }
-    let addr: SocketAddr = config
-        .metrics_listen
-        .parse()
-        .context("metrics_listen: expected ip:port")?;
-    let listener = match TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(error) if config.metrics_listen == pake_core::config::DEFAULT_METRICS_LISTEN => {
-            tracing::warn!(%addr, %error, "metrics listener not started (set metrics_listen)");
-            return Ok(None);
-        }
-        Err(error) => return Err(error).with_context(|| format!("metrics_listen {addr}")),
-    };
-    let handle = pake_runtime::metrics::listener::MetricsServer::start(listener, shutdown)?;
-    Ok(Some(handle))
-}
-
-/// The JSON edge's options from configuration. `default_upstream` (the all-in-one's own gRPC
-/// URL) replaces `edge.upstream`; `edge.upstreams` still names single services.
-pub fn edge_options(config: &Config, default_upstream: Option<String>) -> pake_edge::EdgeOptions {
-    let edge = &config.edge;
-    pake_edge::EdgeOptions {
-        descriptor_set: edge.descriptor_set.clone(),
-        default_upstream: default_upstream.or_else(|| edge.upstream.clone()),
-        upstreams: edge.upstreams.clone(),
-        limits: pake_edge::Limits {
-            max_body_bytes: edge.max_body_bytes,
-            max_stream_body_bytes: edge.max_stream_body_bytes,
-        },
-        drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
-        upstream_connections: edge.upstream_connections,
-        local_upstream: None,
-        compression: edge.compression,
-    }
-}
-
-/// Starts the JSON edge on `listener` (see [`edge_options`]); it stops when `shutdown` is
-/// triggered. With `local` (the all-in-one's own services, [`AppHandle::local_service`]) it
-/// calls them in-process rather than through `default_upstream`'s socket.
-pub async fn start_edge(
-    config: &Config,
-    default_upstream: Option<String>,
-    local: Option<pake_runtime::server::LocalService>,
-    listener: TcpListener,
-    shutdown: Shutdown,
-) -> anyhow::Result<pake_edge::EdgeHandle> {
-    install_client_tls(config)?;
-    let mut options = edge_options(config, default_upstream);
-    options.local_upstream = local;
-    let edge = pake_edge::Edge::new(&options, shutdown).context("starting the JSON edge")?;
-    Ok(edge.serve(listener).await?)
-}
-
-/// Builds the identity service over `database` (migrating it first) and returns it with its
-/// token signer; `vault` is the session of [`secrets::resolve`], when Vault is configured.
-pub async fn identity_service(
-    config: &Config,
-    vault: Option<&pake_identity::hashicorp::Vault>,
-    database: &Database,
-    revoked: Arc<dyn RevokedSessions>,
-) -> anyhow::Result<(
-    pake_identity::IdentityService,
-    pake_identity::tokens::Signer,
-)> {
-    database.migrate(pake_identity::migrations()).await?;
-    let identity = &config.identity;
-    let signer = pake_identity::tokens::Signer::new(
-        signing_keys(config, vault).await?,
-        config.auth.issuer.clone(),
-        config.auth.audience.clone(),
-        Duration::from_secs(identity.access_token_ttl_secs),
-    );
-    let hasher = pake_identity::password::Hasher::new(
-        identity.argon2_memory_kib,
-        identity.argon2_iterations,
-        identity.hashing_concurrency,
-        identity.hashing_queue,
-    )?;
-    let store = Arc::new(pake_identity::store::SqlIdentityStore::new(
-        database.clone(),
-    ));
-    let service = pake_identity::IdentityService::new(
-        store,
-        hasher,
-        signer.clone(),
-        revoked,
-        pake_identity::api_keys::KeyHasher::load_or_generate(&config.data_dir)?,
-        identity.clone(),
-    );
-    Ok((service, signer))
-}
-
-/// Opens the signing-key set (a key file per key in the data dir when embedded, Vault's KV
-/// when `vault.address` is set).
-async fn signing_keys(
-    config: &Config,
-    vault: Option<&pake_identity::hashicorp::Vault>,
-) -> anyhow::Result<Arc<pake_identity::key_set::KeySet>> {
-    use pake_identity::key_set::{KeySet, Policy};
-    use pake_identity::signing_key::Algorithm;
-    let identity = &config.identity;
-    // `validate()` has checked the names.
-    let algorithm = |name: &String| Algorithm::from_jose_name(name);
-    let policy = Policy {
-        default_algorithm: algorithm(&identity.signing_algorithm).unwrap_or(Algorithm::EdDsa),
-        enabled: identity
-            .signing_algorithms
-            .iter()
-            .filter_map(algorithm)
-            .collect(),
-        publication_delay: Duration::from_secs(identity.key_publication_delay_secs),
-        token_lifetime: Duration::from_secs(identity.access_token_ttl_secs)
-            + pake_core::token::LEEWAY,
-    };
-    let now = pake_runtime::db::now_micros();
-    let store = secrets::key_store(vault, policy.publication_delay, || {
-        let store = pake_identity::key_store::FileKeyStore::open(&config.data_dir, now)?;
-        Ok(Arc::new(store))
-    })?;
-    let keys = KeySet::open(store, policy, now).await?;
-    tracing::info!(kid = %keys.active(now)?.kid, "signing keys loaded");
-    Ok(keys)
-}
-
-/// Reports search NOT_SERVING while its index is rebuilding or its change feed is unreachable.
-fn follow_search_health(
-    health: tonic_health::server::HealthReporter,
-    mut serving: tokio::sync::watch::Receiver<bool>,
-    shutdown: Shutdown,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                changed = serving.changed() => if changed.is_err() { return },
-                () = shutdown.cancelled() => return,
-            }
-            let status = if *serving.borrow_and_update() {
-                tonic_health::ServingStatus::Serving
-            } else {
-                tonic_health::ServingStatus::NotServing
-            };
-            if shutdown.is_triggered() {
-                return;
-            }
-            health
-                .set_service_status(pake_api::service_names::SEARCH, status)
-                .await;
-        }
-    })
-}
-
-/// Opens the index, wiping and recreating it when it is corrupt (it rebuilds from the feed).
-/// How long start-up waits for the search index's writer lock: a restart (of the process, or of
-/// the services in one process) can overlap the previous owner's last commit.
-const INDEX_LOCK_WAIT: Duration = Duration::from_secs(10);
-
-async fn open_search_index(
-    dir: &std::path::Path,
-) -> anyhow::Result<pake_search::index::SearchIndex> {
-    use pake_search::index::{Error, SearchIndex};
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let started = std::time::Instant::now();
-    let mut opened = SearchIndex::open_in_dir(dir);
-    if matches!(opened, Err(Error::Locked(_))) {
-        tracing::info!(dir = %dir.display(), "search index is locked by its previous owner; waiting");
-    }
-    while matches!(opened, Err(Error::Locked(_))) && started.elapsed() < INDEX_LOCK_WAIT {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        opened = SearchIndex::open_in_dir(dir);
-    }
-    match opened {
-        Ok(index) => Ok(index),
-        Err(Error::Corrupt(reason)) => {
-            tracing::warn!(%reason, dir = %dir.display(), "search index is corrupt; rebuilding it from the change feed");
-            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            Ok(SearchIndex::open_in_dir(dir)?)
-        }
-        Err(error) => {
-            Err(error).with_context(|| format!("opening the search index in {}", dir.display()))
-        }
-    }
-}
-
-/// Installs the process's client TLS (`tls.ca_file`, client certificate) for `https://`
-/// upstreams and returns the scheme of this process's own address. A TLS server calls itself
-/// (JWKS; in the all-in-one also the feed) where identity runs here, so it then needs the
-/// client settings.
-fn tls_setup(config: &Config, role: ServiceRole) -> anyhow::Result<&'static str> {
-    install_client_tls(config)?;
-    let tls = &config.tls;
-    if !tls.serves_tls() {
-        return Ok("http");
-    }
-    if role.runs(ServiceRole::Identity) {
-        anyhow::ensure!(
-            tls.ca_file.is_some(),
-            "tls.ca_file: required with tls.cert_file when `{}` runs here (the process calls its own \
-             TLS address; the certificate must also name that address)",
-            role.as_str()
-        );
-        anyhow::ensure!(
-            tls.client_ca_file.is_none() || tls.client_cert_file.is_some(),
-            "tls.client_cert_file: required with tls.client_ca_file when `{}` runs here (the \
-             process calls its own mTLS address)",
-            role.as_str()
-        );
-    }
-    Ok("https")
-}
-
-/// The client TLS of every `https://` upstream this process calls (`tls.ca_file`, client
-/// certificate), when configured.
-fn install_client_tls(config: &Config) -> anyhow::Result<()> {
-    if let Some(client) = pake_runtime::tls::ClientTls::from_config(&config.tls).context("tls")? {
-        pake_runtime::tls::set_client_tls(Some(client));
-    }
-    Ok(())
-}
-
-/// The address to dial to reach a listener bound to `addr` (wildcards become loopback).
-fn dialable(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
-        }
-        _ => addr,
-    }
 }
 
 impl AppHandle {
