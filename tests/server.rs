@@ -25,6 +25,15 @@ async fn status(
 async fn all_in_one_reports_each_service_serving() {
     let app = pake_testkit::spawn_app().await;
     let mut health = HealthClient::new(app.channel().await);
+    // Search is NOT_SERVING while its empty index rebuilds from the feed's snapshot, which on a
+    // new, empty database takes one commit: wait for that (bounded), as a readiness probe would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status(&mut health, "pake.search.v1.SearchService").await
+        == Ok(ServingStatus::NotServing as i32)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     for service in [
         "",
         "pake.identity.v1.IdentityService",
