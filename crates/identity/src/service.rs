@@ -1,10 +1,9 @@
-//! The gRPC adapter of the identity service. Methods not implemented yet answer UNIMPLEMENTED
-//! through the generated default bodies and are listed in `UNIMPLEMENTED.md`.
+//! The identity service type and its gRPC adapter: one method each, calling the service (sign-in
+//! and sessions in `sign_in`, CreateUser in `create_user`, the others in files of their own).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use pake_api::identity::AuditEventType;
 use pake_api::identity::identity_service_server::{self, IdentityServiceServer};
 use pake_api::identity::{
     ChangePasswordRequest, CreateSessionRequest, CreateSessionResponse, CreateUserRequest,
@@ -14,24 +13,18 @@ use pake_api::identity::{
 };
 use pake_core::Error;
 use pake_core::auth::{Caller, Role};
-use pake_core::config::{IdentityConfig, RegistrationPolicy};
+use pake_core::config::IdentityConfig;
 use pake_core::revocation::RevokedSessions;
 use pake_runtime::auth::caller;
 use pake_runtime::db::{now_micros, timestamp};
 use tonic::{Request, Response, Status};
 
-use crate::audit::{AuditEvent, RequestContext, actor_of, actor_of_caller};
-use crate::password::{Hasher, Verification, check_new_password};
-use crate::store::{AuditRecord, IdentityStore, RefreshOutcome, SessionRecord, UserRecord};
-use crate::throttle::{Throttle, Verdict};
-use crate::tokens::{Signer, hash_refresh_token, new_refresh_token};
-use crate::{normalize, roles};
-
-/// How long a `request_id` deduplicates a CreateUser.
-const REQUEST_ID_WINDOW: Duration = Duration::from_secs(24 * 3600);
-const MAX_REQUEST_ID_BYTES: usize = 64;
-const MAX_DISPLAY_NAME_BYTES: usize = 256;
-const INVALID_CREDENTIALS: &str = "invalid username or password";
+use crate::audit::RequestContext;
+use crate::password::Hasher;
+use crate::roles;
+use crate::store::{AuditRecord, IdentityStore, SessionRecord, UserRecord};
+use crate::throttle::Throttle;
+use crate::tokens::Signer;
 
 /// Everything the identity service needs, built by the composition root.
 #[derive(Clone, Debug)]
@@ -104,71 +97,6 @@ impl IdentityService {
         Ok(())
     }
 
-    async fn delete_session(
-        &self,
-        caller: &Caller,
-        context: &RequestContext,
-        name: &str,
-    ) -> Result<(), Error> {
-        let principal = match caller {
-            Caller::Authenticated(principal) => principal,
-            Caller::Anonymous => return Err(Error::unauthenticated("authorization: required")),
-        };
-        let not_found = || Error::not_found(name).with_reason("SESSION_NOT_FOUND");
-        let session_id = if name == "users/me/sessions/current" {
-            principal
-                .session_id
-                .as_deref()
-                .and_then(|sid| sid.rsplit_once("/sessions/").map(|(_, id)| id.to_owned()))
-                .ok_or_else(not_found)?
-        } else {
-            let mut parts = name.split('/');
-            match (
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-            ) {
-                (Some("users"), Some(user), Some("sessions"), Some(id), None)
-                    if !user.is_empty() && !id.is_empty() =>
-                {
-                    id.to_owned()
-                }
-                _ => {
-                    return Err(Error::invalid_field(
-                        "name",
-                        "must be users/{user}/sessions/{session} or users/me/sessions/current",
-                    ));
-                }
-            }
-        };
-        let session = self
-            .store
-            .session(&session_id)
-            .await?
-            .filter(|session| session.revoke_time.is_none())
-            .ok_or_else(not_found)?;
-        let own = principal.subject == format!("users/{}", session.user_id);
-        let named_user_matches = name == "users/me/sessions/current"
-            || name.starts_with(&format!("users/{}/", session.user_id))
-            || (own && name.starts_with("users/me/"));
-        if !(own || principal.is_admin()) || !named_user_matches {
-            return Err(not_found());
-        }
-        let logout = principal.session_id.as_deref() == Some(session.resource_name().as_str());
-        let event = AuditEvent::new(
-            AuditEventType::SessionRevoked,
-            actor_of(principal),
-            session.resource_name(),
-        )
-        .with("reason", if logout { "logout" } else { "revoked" });
-        let record = self.audit_record(event, context);
-        self.end_session_recorded(&session, Some(&record)).await?;
-        tracing::info!(session = %session.resource_name(), by = %principal.subject, "session ended");
-        Ok(())
-    }
-
     /// Creates a user with an operator's authority (the `pake user create` command, which is
     /// how the first admin comes to exist): every check of CreateUser applies, as for an admin.
     pub async fn create_user_as_operator(&self, request: CreateUserRequest) -> Result<User, Error> {
@@ -225,346 +153,6 @@ impl IdentityService {
             .collect()
     }
 
-    async fn create_user(
-        &self,
-        caller: &Caller,
-        request_context: &RequestContext,
-        request: CreateUserRequest,
-    ) -> Result<User, Error> {
-        let principal = match caller {
-            Caller::Authenticated(principal) => Some(principal),
-            Caller::Anonymous => None,
-        };
-        let is_admin = principal.is_some_and(|p| p.is_admin());
-        if self.config.registration == RegistrationPolicy::Closed && !is_admin {
-            return Err(match principal {
-                None => Error::unauthenticated("registration is closed; an admin creates users")
-                    .with_reason("REGISTRATION_CLOSED"),
-                Some(_) => {
-                    Error::permission_denied("registration is closed; an admin creates users")
-                        .with_reason("ADMIN_REQUIRED")
-                }
-            });
-        }
-        let user = request
-            .user
-            .ok_or_else(|| Error::invalid_field("user", "is required"))?;
-        if (!user.roles.is_empty() || user.disabled) && !is_admin {
-            let message = "user.roles: only admins set roles or disabled";
-            return Err(match principal {
-                None => Error::unauthenticated(message),
-                Some(_) => Error::permission_denied(message),
-            }
-            .with_reason("ADMIN_REQUIRED"));
-        }
-        if request.request_id.len() > MAX_REQUEST_ID_BYTES {
-            return Err(Error::invalid_field(
-                "request_id",
-                "must be at most 64 bytes",
-            ));
-        }
-        let caller_key = match principal {
-            Some(principal) => principal.subject.clone(),
-            None => format!("address:{}", request_context.client_address),
-        };
-        let now = now_micros();
-        if !request.request_id.is_empty() {
-            let since = now - REQUEST_ID_WINDOW.as_micros() as i64;
-            if let Some(existing) = self
-                .store
-                .user_by_request(&caller_key, &request.request_id, since)
-                .await?
-            {
-                return Ok(self.user_to_proto_for(principal, &existing).await);
-            }
-        }
-
-        let username = normalize::username(&user.username)
-            .map_err(|refusal| Error::invalid_field("user.username", refusal.to_string()))?;
-        let email = if user.email.is_empty() {
-            None
-        } else {
-            Some(
-                normalize::email(&user.email)
-                    .map_err(|refusal| Error::invalid_field("user.email", refusal.to_string()))?,
-            )
-        };
-        if user.display_name.len() > MAX_DISPLAY_NAME_BYTES {
-            return Err(Error::invalid_field(
-                "user.display_name",
-                "must be at most 256 bytes",
-            ));
-        }
-        if user.display_name.chars().any(char::is_control) {
-            return Err(Error::invalid_field(
-                "user.display_name",
-                "must not contain control characters",
-            ));
-        }
-        let granted = if user.roles.is_empty() {
-            vec![Role::parse(&self.config.default_role).unwrap_or(Role::Editor)]
-        } else {
-            roles::from_proto(&user.roles)?
-        };
-        let service_account = granted.contains(&Role::Service);
-        let user_id = if request.user_id.is_empty() {
-            uuid::Uuid::now_v7().to_string()
-        } else {
-            validate_user_id(&request.user_id)?;
-            if self.store.is_deleted_user(&request.user_id).await? {
-                return Err(crate::store::StoreError::Conflict("user_id").into());
-            }
-            request.user_id.clone()
-        };
-        let password_hash = if service_account {
-            if !request.password.is_empty() {
-                return Err(Error::invalid_field(
-                    "password",
-                    "must be empty for a service account (it signs in with API keys)",
-                ));
-            }
-            String::new()
-        } else {
-            let mut context = vec![username.key.as_str(), user.display_name.as_str()];
-            if let Some(email) = &email {
-                context.push(email.key.as_str());
-            }
-            check_new_password(&request.password, "password", &context)?;
-            self.hasher.hash(request.password).await?
-        };
-        let record = UserRecord {
-            id: user_id,
-            username: username.key.clone(),
-            username_key: username.key,
-            email: email.as_ref().map(|e| e.key.clone()),
-            email_key: email.map(|e| e.key),
-            display_name: user.display_name,
-            roles: roles::to_column(&granted),
-            disabled: user.disabled,
-            service_account,
-            password_hash,
-            password_update_time: now,
-            last_sign_in_time: None,
-            revision: 1,
-            create_time: now,
-            update_time: now,
-        };
-        let request_key = (!request.request_id.is_empty())
-            .then_some((caller_key.as_str(), request.request_id.as_str()));
-        let mut event = AuditEvent::new(
-            AuditEventType::UserCreated,
-            actor_of_caller(caller),
-            record.resource_name(),
-        )
-        .with("roles", record.roles.clone());
-        if principal.is_some_and(|p| p.subject == "operator") {
-            event = event.with("origin", "command_line");
-        }
-        let audit = self.audit_record(event, request_context);
-        self.store
-            .insert_user(&record, request_key, Some(&audit))
-            .await?;
-        tracing::info!(user = %record.resource_name(), "user created");
-        Ok(self.user_to_proto_for(principal, &record).await)
-    }
-
-    async fn sign_in(
-        &self,
-        context: &RequestContext,
-        request: CreateSessionRequest,
-    ) -> Result<CreateSessionResponse, Error> {
-        let client_address = context.client_address.as_str();
-        if request.username.trim().is_empty() {
-            return Err(Error::invalid_field("username", "is required"));
-        }
-        if request.password.is_empty() {
-            return Err(Error::invalid_field("password", "is required"));
-        }
-        // Over-long input is refused before any lookup or hashing, the same for every account.
-        if request.password.len() > crate::password::MAX_PASSWORD_BYTES {
-            return Err(
-                Error::invalid_field("password", "must be at most 1024 bytes")
-                    .with_reason("FIELD_TOO_LONG"),
-            );
-        }
-        if request.username.len() > normalize::MAX_EMAIL_BYTES {
-            return Err(
-                Error::invalid_field("username", "must be at most 254 bytes")
-                    .with_reason("FIELD_TOO_LONG"),
-            );
-        }
-        let key = if request.username.contains('@') {
-            normalize::email(&request.username).map(|n| n.key)
-        } else {
-            normalize::username(&request.username).map(|n| n.key)
-        };
-        // One lookup whether or not the account exists (absence costs the same below).
-        let found = match &key {
-            Ok(key) => self.store.user_by_login(key).await?,
-            Err(_) => None,
-        };
-        // Failures count per account — its resource name, whichever login it was typed as, so
-        // a lockout holds for username and email alike — or per name (`name:…`) when no
-        // account has it, so that unknown names are throttled and locked the same way.
-        let account = match &found {
-            Some(user) => crate::user_state::throttle_account(user),
-            None => format!(
-                "name:{}",
-                key.unwrap_or_else(|_| request.username.trim().to_lowercase())
-            ),
-        };
-        match self.throttle.check(&account, client_address).await {
-            Verdict::Allowed => {}
-            Verdict::Wait(wait) => {
-                return Err(Error::resource_exhausted(
-                    "too many failed sign-ins; wait before retrying",
-                    wait,
-                )
-                .with_reason("SIGN_IN_THROTTLED"));
-            }
-            Verdict::Locked => {
-                // Indistinguishable from a wrong password, including the work spent.
-                self.hasher.verify_dummy(request.password).await?;
-                self.record_sign_in_failure(found.as_ref(), "locked", false, context)
-                    .await;
-                return Err(invalid_credentials());
-            }
-        }
-        let user = match found {
-            Some(user) if !user.disabled && !user.service_account => user,
-            refused => {
-                // Same cost as a wrong password: exactly one verification at the same parameters.
-                self.hasher.verify_dummy(request.password).await?;
-                let locked = self.throttle.failed(&account, client_address).await;
-                let reason = match &refused {
-                    None => "unknown_user",
-                    Some(user) if user.disabled => "disabled",
-                    Some(_) => "service_account",
-                };
-                self.record_sign_in_failure(refused.as_ref(), reason, locked, context)
-                    .await;
-                return Err(invalid_credentials());
-            }
-        };
-        let rehashed = match self
-            .hasher
-            .verify(request.password, user.password_hash.clone())
-            .await?
-        {
-            Verification::Mismatch => {
-                let locked = self.throttle.failed(&account, client_address).await;
-                self.record_sign_in_failure(Some(&user), "wrong_password", locked, context)
-                    .await;
-                return Err(invalid_credentials());
-            }
-            Verification::Match => None,
-            Verification::MatchRehashed(hash) => Some(hash),
-        };
-        self.throttle.succeeded(&account, client_address).await;
-        let now = now_micros();
-        self.store
-            .record_sign_in(&user.id, now, rehashed.as_deref())
-            .await?;
-        let (refresh_token, refresh_hash) = new_refresh_token();
-        let session = SessionRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            user_id: user.id.clone(),
-            refresh_generation: 1,
-            client_address: client_address.to_owned(),
-            user_agent: context.user_agent.chars().take(256).collect(),
-            create_time: now,
-            last_refresh_time: now,
-            expire_time: now + (self.config.session_ttl_days as i64) * 86_400_000_000,
-            revoke_time: None,
-        };
-        let audit = self.audit_record(
-            AuditEvent::new(
-                AuditEventType::SignInSucceeded,
-                user.resource_name(),
-                session.resource_name(),
-            ),
-            context,
-        );
-        self.store
-            .insert_session(&session, &refresh_hash, Some(&audit))
-            .await?;
-        let access = self.signer.access_token(
-            &user.resource_name(),
-            &session.resource_name(),
-            &user.role_list(),
-        )?;
-        tracing::info!(user = %user.resource_name(), session = %session.id, "signed in");
-        Ok(CreateSessionResponse {
-            access_token: access.token,
-            access_token_expire_time: Some(access.expire_time.into()),
-            refresh_token,
-            refresh_token_expire_time: Some(timestamp(session.expire_time)),
-            token_type: "Bearer".to_owned(),
-            session: Some(session_to_proto(&session, true)),
-        })
-    }
-
-    async fn refresh(
-        &self,
-        context: &RequestContext,
-        request: RefreshSessionRequest,
-    ) -> Result<RefreshSessionResponse, Error> {
-        if request.refresh_token.is_empty() {
-            return Err(Error::invalid_field("refresh_token", "is required"));
-        }
-        let invalid =
-            || Error::unauthenticated("invalid refresh token").with_reason("INVALID_REFRESH_TOKEN");
-        if request.refresh_token.len() > 256 {
-            return Err(invalid());
-        }
-        let presented = hash_refresh_token(&request.refresh_token);
-        let (refresh_token, replacement) = new_refresh_token();
-        let now = now_micros();
-        let session = match self
-            .store
-            .rotate_refresh_token(
-                &presented,
-                &replacement,
-                now,
-                // The store sets the target to the replayed session.
-                Some(&self.audit_record(
-                    AuditEvent::new(AuditEventType::RefreshTokenReused, "", ""),
-                    context,
-                )),
-            )
-            .await?
-        {
-            RefreshOutcome::Rotated(session) => session,
-            RefreshOutcome::Replayed { session_id } => {
-                tracing::warn!(session = %session_id, "refresh token replayed; session revoked");
-                if let Some(session) = self.store.session(&session_id).await? {
-                    self.end_session(&session).await?;
-                }
-                return Err(invalid());
-            }
-            RefreshOutcome::Rejected => return Err(invalid()),
-        };
-        let user = self
-            .store
-            .user_by_id(&session.user_id)
-            .await?
-            .filter(|user| !user.disabled)
-            .ok_or_else(invalid)?;
-        let access = self.signer.access_token(
-            &user.resource_name(),
-            &session.resource_name(),
-            &user.role_list(),
-        )?;
-        Ok(RefreshSessionResponse {
-            access_token: access.token,
-            access_token_expire_time: Some(access.expire_time.into()),
-            refresh_token,
-            refresh_token_expire_time: Some(timestamp(session.expire_time)),
-            token_type: "Bearer".to_owned(),
-            session: Some(session_to_proto(&session, true)),
-        })
-    }
-
     async fn get_user(&self, caller: &Caller, name: &str) -> Result<User, Error> {
         let principal = match caller {
             Caller::Authenticated(principal) => principal,
@@ -593,10 +181,6 @@ impl IdentityService {
     }
 }
 
-fn invalid_credentials() -> Error {
-    Error::unauthenticated(INVALID_CREDENTIALS).with_reason("INVALID_CREDENTIALS")
-}
-
 pub(crate) fn parse_user_name<'a>(name: &'a str, field: &str) -> Result<&'a str, Error> {
     match name.strip_prefix("users/") {
         Some(id) if !id.is_empty() && !id.contains('/') && id.len() <= 122 => Ok(id),
@@ -607,7 +191,7 @@ pub(crate) fn parse_user_name<'a>(name: &'a str, field: &str) -> Result<&'a str,
     }
 }
 
-fn validate_user_id(id: &str) -> Result<(), Error> {
+pub(crate) fn validate_user_id(id: &str) -> Result<(), Error> {
     let valid = (1..=63).contains(&id.len())
         && id != "me"
         && id.starts_with(|c: char| c.is_ascii_lowercase())
