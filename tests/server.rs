@@ -25,8 +25,9 @@ async fn status(
 async fn all_in_one_reports_each_service_serving() {
     let app = pake_testkit::spawn_app().await;
     let mut health = HealthClient::new(app.channel().await);
-    // Search is NOT_SERVING while its empty index rebuilds from the feed's snapshot, which on a
-    // new, empty database takes one commit: wait for that (bounded), as a readiness probe would.
+    // Search's empty index is NOT_SERVING until its rebuild from the feed's snapshot is
+    // committed — on a new, empty database one commit: wait for that (bounded), as a readiness
+    // probe would. It never reports SERVING before that (no flicker).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while status(&mut health, "pake.search.v1.SearchService").await
         == Ok(ServingStatus::NotServing as i32)

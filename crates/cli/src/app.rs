@@ -207,7 +207,10 @@ pub async fn start(
                 .context("upstream.identity")?,
             ),
         };
-        let progress = pake_search::progress::Progress::default();
+        let checkpoint = index
+            .applied_cursor()
+            .is_some_and(|cursor| !cursor.is_empty());
+        let progress = pake_search::progress::Progress::starting_with(checkpoint);
         background.push(follow_search_health(
             server.health(),
             progress.serving(),

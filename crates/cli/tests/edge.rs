@@ -50,6 +50,21 @@ async fn start_with(adjust: impl FnOnce(&mut pake_core::config::Config)) -> Edge
     }
 }
 
+/// Polls `/readyz` (as a readiness probe would) until it says ready, bounded: a new server's
+/// search is unready until its empty index's first rebuild is committed.
+async fn eventually_ready(http: &HttpClient) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer = http.get("/readyz").await;
+        if answer.status == StatusCode::OK && answer.json()["ready"] == true
+            || std::time::Instant::now() >= deadline
+        {
+            return answer.json();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn ok(answer: &Answer) -> Value {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     answer.json()

@@ -153,11 +153,12 @@ impl FeedConsumer {
             Ok(response) => response.into_inner(),
             Err(status) => return Err(classify(status, rebuilding)),
         };
-        self.progress.feed_connected(true);
+        // Rebuilding first: health must not flick to SERVING between the two.
         if rebuilding {
             self.progress.rebuilding();
             self.index.clear().map_err(index_error)?;
         }
+        self.progress.feed_connected(true);
         self.applied.send_replace(applied);
         // Receiving runs beside indexing, so the feed keeps flowing while a commit is written.
         let (events, mut received) = mpsc::channel(RECEIVE_BUFFER);

@@ -37,6 +37,15 @@ pub struct Progress {
 
 impl Default for Progress {
     fn default() -> Self {
+        Progress::starting_with(true)
+    }
+}
+
+impl Progress {
+    /// Progress of an index that holds a committed checkpoint (`true`: it answers queries and
+    /// reports SERVING from the start, catching up) or is empty (`false`: NOT_SERVING until its
+    /// first rebuild from a feed snapshot is committed, so readiness never flickers on).
+    pub fn starting_with(checkpoint: bool) -> Self {
         let inner = Arc::new(Mutex::new(Snapshot {
             state: State::CatchingUp,
             last_commit_time: None,
@@ -46,12 +55,10 @@ impl Default for Progress {
         crate::progress_metrics::track(Arc::downgrade(&inner));
         Progress {
             inner,
-            serving: Arc::new(tokio::sync::watch::channel(true).0),
+            serving: Arc::new(tokio::sync::watch::channel(checkpoint).0),
         }
     }
-}
 
-impl Progress {
     /// Whether search should report SERVING: false while a snapshot rebuild is incomplete or the
     /// change feed cannot be reached. Health follows this.
     pub fn serving(&self) -> tokio::sync::watch::Receiver<bool> {

@@ -113,7 +113,7 @@ async fn jwks_health_and_readiness_are_served() {
         "no empty members: {jwks}"
     );
     assert_eq!(edge.http.get("/healthz").await.status, StatusCode::OK);
-    assert_eq!(ok(&edge.http.get("/readyz").await)["ready"], true);
+    assert_eq!(eventually_ready(&edge.http).await["ready"], true);
 }
 
 /// Anonymous calls are rate-limited per client address. Behind a trusted proxy (here "Kong" on

@@ -10,7 +10,7 @@ async fn pake_serve_runs_the_edge_beside_the_grpc_services() {
     let http = HttpClient::new(process.http_url());
     let jwks = ok(&http.get("/v1/jwks").await);
     assert!(jwks["keys"][0]["kid"].is_string(), "{jwks}");
-    assert_eq!(ok(&http.get("/readyz").await)["ready"], true);
+    assert_eq!(eventually_ready(&http).await["ready"], true);
 }
 
 #[tokio::test]
