@@ -28,6 +28,7 @@ fn run(grpcurl: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 async fn grpcurl_lists_describes_and_checks_health() {
     let Some(grpcurl) = grpcurl() else { return };
     let app = spawn_app().await;
+    app.wait_until_serving("pake.search.v1.SearchService").await;
     let addr = app.addr.to_string();
     let grpcurl_for_blocking = grpcurl.clone();
     let results = tokio::task::spawn_blocking(move || {

@@ -25,16 +25,8 @@ async fn status(
 async fn all_in_one_reports_each_service_serving() {
     let app = pake_testkit::spawn_app().await;
     let mut health = HealthClient::new(app.channel().await);
-    // Search's empty index is NOT_SERVING until its rebuild from the feed's snapshot is
-    // committed — on a new, empty database one commit: wait for that (bounded), as a readiness
-    // probe would. It never reports SERVING before that (no flicker).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while status(&mut health, "pake.search.v1.SearchService").await
-        == Ok(ServingStatus::NotServing as i32)
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // Search's empty index is NOT_SERVING until its first rebuild is committed.
+    app.wait_until_serving("pake.search.v1.SearchService").await;
     for service in [
         "",
         "pake.identity.v1.IdentityService",

@@ -77,6 +77,35 @@ impl TestApp {
     }
 
     /// Shuts down and waits for the drain.
+    /// Waits (bounded, 10 s) until health reports `service` SERVING — as a readiness probe
+    /// would; a new server's search is NOT_SERVING until its empty index's first rebuild is
+    /// committed. Panics with the last answer when it never is.
+    pub async fn wait_until_serving(&self, service: &str) {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_client::HealthClient;
+        let mut health = HealthClient::new(self.channel().await);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let answer = health
+                .check(HealthCheckRequest {
+                    service: service.to_owned(),
+                })
+                .await
+                .map(|response| response.into_inner().status());
+            if matches!(
+                answer,
+                Ok(tonic_health::pb::health_check_response::ServingStatus::Serving)
+            ) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{service} not SERVING within 10 s: {answer:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn stop(self) {
         self.shutdown.trigger();
         self.handle.wait().await.expect("clean shutdown");
