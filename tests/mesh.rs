@@ -2,10 +2,8 @@
 //! (own port), reaching each other over gRPC, search reading the change feed as a service
 //! account whose API key an admin created.
 
+use pake_api::identity::CreateSessionRequest;
 use pake_api::identity::identity_service_client::IdentityServiceClient;
-use pake_api::identity::{
-    ApiKey, CreateApiKeyRequest, CreateSessionRequest, CreateUserRequest, Role, User,
-};
 use pake_api::knowledge::knowledge_service_client::KnowledgeServiceClient;
 use pake_api::knowledge::{CreateItemRequest, Item};
 use pake_api::search::SearchRequest;
@@ -49,38 +47,17 @@ async fn three_services_in_three_servers_complete_the_first_thread() {
         .access_token;
 
     // The admin creates the search service account and its API key.
-    let service_account = identity
-        .create_user(authorized(
-            &admin_token,
-            CreateUserRequest {
-                user: Some(User {
-                    username: "search-service".into(),
-                    roles: vec![Role::Service as i32],
-                    ..User::default()
-                }),
-                ..CreateUserRequest::default()
-            },
-        ))
-        .await
-        .expect("service account")
-        .into_inner();
+    let channel = identity_app.channel().await;
+    let service_account =
+        pake_testkit::create_service_account(channel.clone(), &admin_token, "search-service").await;
     assert!(service_account.service_account);
-    let key = identity
-        .create_api_key(authorized(
-            &admin_token,
-            CreateApiKeyRequest {
-                parent: service_account.name.clone(),
-                api_key: Some(ApiKey {
-                    display_name: "search replica".into(),
-                    ..ApiKey::default()
-                }),
-                ..CreateApiKeyRequest::default()
-            },
-        ))
-        .await
-        .expect("service api key")
-        .into_inner()
-        .secret;
+    let key = pake_testkit::create_api_key(
+        channel,
+        &admin_token,
+        &service_account.name,
+        "search replica",
+    )
+    .await;
 
     let search_app = {
         let (identity_url, knowledge_url) = (identity_url.clone(), knowledge_app.url.clone());

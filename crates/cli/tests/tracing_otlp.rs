@@ -14,9 +14,8 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pake_api::identity::CreateSessionRequest;
 use pake_api::identity::identity_service_client::IdentityServiceClient;
-use pake_api::identity::{ApiKey, CreateApiKeyRequest, CreateSessionRequest, CreateUserRequest};
-use pake_api::identity::{Role, User};
 use pake_api::knowledge::knowledge_service_client::KnowledgeServiceClient;
 use pake_api::knowledge::{CreateItemRequest, Item};
 use pake_api::search::SearchRequest;
@@ -71,45 +70,23 @@ async fn one_request_through_the_edge_is_one_trace_across_four_processes() {
         .session
         .and_then(|session| session.name.split("/sessions/").next().map(str::to_owned))
         .expect("session name");
-    let service_account = identity
-        .create_user(authorized(
-            &admin_token,
-            CreateUserRequest {
-                user: Some(User {
-                    username: "search-service".into(),
-                    roles: vec![Role::Service as i32],
-                    ..User::default()
-                }),
-                ..CreateUserRequest::default()
-            },
-        ))
-        .await
-        .expect("service account")
-        .into_inner();
-    let api_key = |parent: String| {
-        let mut identity = identity.clone();
-        let admin_token = admin_token.clone();
-        async move {
-            identity
-                .create_api_key(authorized(
-                    &admin_token,
-                    CreateApiKeyRequest {
-                        parent,
-                        api_key: Some(ApiKey {
-                            display_name: "tracing test".into(),
-                            ..ApiKey::default()
-                        }),
-                        ..CreateApiKeyRequest::default()
-                    },
-                ))
-                .await
-                .expect("api key")
-                .into_inner()
-                .secret
-        }
-    };
-    let search_key = api_key(service_account.name.clone()).await;
-    let user_key = api_key(admin_name).await;
+    let identity_channel = channel(&identity_addr).await;
+    let service_account = pake_testkit::create_service_account(
+        identity_channel.clone(),
+        &admin_token,
+        "search-service",
+    )
+    .await;
+    let search_key = pake_testkit::create_api_key(
+        identity_channel.clone(),
+        &admin_token,
+        &service_account.name,
+        "tracing test",
+    )
+    .await;
+    let user_key =
+        pake_testkit::create_api_key(identity_channel, &admin_token, &admin_name, "tracing test")
+            .await;
 
     let (_knowledge, knowledge_addr) = serve(
         &[

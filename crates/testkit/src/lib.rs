@@ -28,4 +28,7 @@ mod users;
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use database::{TestDatabase, postgres_database, sqlite_database};
 pub use prerequisites::{DATABASE_URL_ENV, REDIS_URL_ENV, find_program, in_ci, require};
-pub use users::{SignedIn, TEST_PASSWORD, authorized, sign_in_admin, sign_up_and_in};
+pub use users::{
+    SignedIn, TEST_PASSWORD, authorized, create_api_key, create_service_account, sign_in_admin,
+    sign_up_and_in,
+};

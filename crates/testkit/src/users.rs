@@ -1,7 +1,10 @@
 //! Signing up and in through the public API, as a client would.
 
 use pake_api::identity::identity_service_client::IdentityServiceClient;
-use pake_api::identity::{CreateSessionRequest, CreateUserRequest, User};
+use pake_api::identity::{
+    ApiKey, CreateApiKeyRequest, CreateSessionRequest, CreateUserRequest, Role, User,
+};
+use tonic::transport::Channel;
 
 use crate::TestApp;
 
@@ -82,6 +85,52 @@ pub async fn sign_in_admin(app: &TestApp, prefix: &str) -> SignedIn {
         access_token: session.access_token,
         refresh_token: session.refresh_token,
     }
+}
+
+/// Creates the service account `username` (role `service`, as search's replicas use) with the
+/// admin's `admin_token`.
+pub async fn create_service_account(channel: Channel, admin_token: &str, username: &str) -> User {
+    IdentityServiceClient::new(channel)
+        .create_user(authorized(
+            admin_token,
+            CreateUserRequest {
+                user: Some(User {
+                    username: username.to_owned(),
+                    roles: vec![Role::Service as i32],
+                    ..User::default()
+                }),
+                ..CreateUserRequest::default()
+            },
+        ))
+        .await
+        .expect("create service account")
+        .into_inner()
+}
+
+/// Creates an API key of `parent` (`users/{id}` or `users/me`) as `token`'s caller and returns
+/// its secret (`pake_…`).
+pub async fn create_api_key(
+    channel: Channel,
+    token: &str,
+    parent: &str,
+    display_name: &str,
+) -> String {
+    IdentityServiceClient::new(channel)
+        .create_api_key(authorized(
+            token,
+            CreateApiKeyRequest {
+                parent: parent.to_owned(),
+                api_key: Some(ApiKey {
+                    display_name: display_name.to_owned(),
+                    ..ApiKey::default()
+                }),
+                ..CreateApiKeyRequest::default()
+            },
+        ))
+        .await
+        .expect("create api key")
+        .into_inner()
+        .secret
 }
 
 /// A request carrying `token` as `authorization: Bearer`.

@@ -1,8 +1,6 @@
 //! `pake token`: the token alone on stdout, usable at once; every failure on stderr with a
 //! non-zero exit, never echoing the password or the API key.
 
-use pake_api::identity::identity_service_client::IdentityServiceClient;
-use pake_api::identity::{ApiKey, CreateApiKeyRequest};
 use pake_api::knowledge::ListItemsRequest;
 use pake_api::knowledge::knowledge_service_client::KnowledgeServiceClient;
 use pake_testkit::{TEST_PASSWORD, authorized, sign_up_and_in, spawn_app};
@@ -58,22 +56,13 @@ async fn a_password_on_stdin_gives_a_token_and_a_wrong_one_an_error() {
 async fn an_api_key_in_pake_token_is_exchanged_for_a_token() {
     let app = spawn_app().await;
     let user = sign_up_and_in(&app, "token_key").await;
-    let secret = IdentityServiceClient::new(app.channel().await)
-        .create_api_key(authorized(
-            &user.access_token,
-            CreateApiKeyRequest {
-                parent: "users/me".into(),
-                api_key: Some(ApiKey {
-                    display_name: "backup script".into(),
-                    ..ApiKey::default()
-                }),
-                ..CreateApiKeyRequest::default()
-            },
-        ))
-        .await
-        .expect("create api key")
-        .into_inner()
-        .secret;
+    let secret = pake_testkit::create_api_key(
+        app.channel().await,
+        &user.access_token,
+        "users/me",
+        "backup script",
+    )
+    .await;
 
     let exchanged = pake(
         &["token", "--server", &app.url],
